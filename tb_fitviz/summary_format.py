@@ -1,0 +1,192 @@
+"""The stored format of FitViz: the one module the writer and the plugin both import.
+
+Everything FitViz records is an ordinary TensorBoard summary in an event file.
+Tags under the ``fitviz`` plugin are read by the FitViz tab; the scalar tags
+under the stock ``scalars`` plugin also show in TensorBoard's Scalars tab, and
+the figure tag under the stock ``images`` plugin shows in the Images tab.
+
+Per run (written once, at step 0)
+    ``fitviz/sample``      float32 [2, N]: sample x (sorted ascending), its y.
+                           Its metadata content holds the run settings (JSON).
+    ``fitviz/scatter``     float32 [2, M]: the scatter points (x sorted, y).
+    ``fitviz/validation``  float32 [2, V]: validation points, if any.
+
+Per recorded step (global batch count; 0 is the model before training)
+    ``fitviz/frame``       float32 [2, N]: predictions on the sample, and the
+                           unsmoothed per-point loss on the sample.
+    ``fitviz/frame_info``  float64 [4]: epoch, sample loss (mean per-point
+                           loss), validation-sample loss, regularization loss;
+                           NaN where not recorded.
+    ``fitviz/batch_losses`` float64 [2, K]: the global steps and own losses of
+                           the K batches since the previous chunk. Keeps every
+                           batch loss for the plugin, whatever the scalars
+                           reservoir keeps.
+
+Scalars (plugin ``scalars``, shown in the Scalars tab)
+    ``fitviz/batch_loss``, ``fitviz/sample_loss``, ``fitviz/validation_loss``,
+    ``fitviz/regularization_loss``, ``fitviz/epoch_loss``,
+    ``fitviz/epoch_val_loss``.
+
+Images (plugin ``images``)
+    ``fitviz/figure``      PNG of the Matplotlib figure.
+
+This module imports only numpy and TensorBoard's protos: no TensorFlow.
+"""
+
+import json
+
+import numpy as np
+from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+
+PLUGIN_NAME = "fitviz"
+SCALARS_PLUGIN_NAME = "scalars"
+IMAGES_PLUGIN_NAME = "images"
+
+# Bumped on any incompatible change; the plugin refuses newer versions.
+SCHEMA_VERSION = 1
+
+# Step at which per-run data is written.
+STATIC_STEP = 0
+
+TAG_SAMPLE = "fitviz/sample"
+TAG_SCATTER = "fitviz/scatter"
+TAG_VALIDATION = "fitviz/validation"
+TAG_FRAME = "fitviz/frame"
+TAG_FRAME_INFO = "fitviz/frame_info"
+TAG_BATCH_LOSSES = "fitviz/batch_losses"
+
+STATIC_TAGS = (TAG_SAMPLE, TAG_SCATTER, TAG_VALIDATION)
+PLUGIN_TAGS = STATIC_TAGS + (TAG_FRAME, TAG_FRAME_INFO, TAG_BATCH_LOSSES)
+
+# Order of the values in a frame_info tensor.
+FRAME_INFO_FIELDS = ("epoch", "sample_loss", "validation_loss", "regularization_loss")
+
+SCALAR_BATCH_LOSS = "fitviz/batch_loss"
+SCALAR_SAMPLE_LOSS = "fitviz/sample_loss"
+SCALAR_VALIDATION_LOSS = "fitviz/validation_loss"
+SCALAR_REGULARIZATION_LOSS = "fitviz/regularization_loss"
+SCALAR_EPOCH_LOSS = "fitviz/epoch_loss"
+SCALAR_EPOCH_VAL_LOSS = "fitviz/epoch_val_loss"
+SCALAR_TAGS = (
+    SCALAR_BATCH_LOSS,
+    SCALAR_SAMPLE_LOSS,
+    SCALAR_VALIDATION_LOSS,
+    SCALAR_REGULARIZATION_LOSS,
+    SCALAR_EPOCH_LOSS,
+    SCALAR_EPOCH_VAL_LOSS,
+)
+
+TAG_FIGURE = "fitviz/figure"
+
+# Keys of the run settings stored in the metadata content of TAG_SAMPLE.
+# version, loss ("squared" | "absolute" | "model" | a callable's name),
+# schedule (a short description), sample_size, scatter_size, validation_size,
+# x_label, y_label, title (strings or null), framework ("keras", "tf_keras", "numpy", ...).
+SETTINGS_KEYS = (
+    "version",
+    "loss",
+    "schedule",
+    "sample_size",
+    "scatter_size",
+    "validation_size",
+    "x_label",
+    "y_label",
+    "title",
+    "framework",
+)
+
+
+def encode_content(settings=None):
+    """JSON bytes for a fitviz summary's plugin content (always carries the version)."""
+    content = {"version": SCHEMA_VERSION}
+    if settings:
+        content.update(settings)
+    return json.dumps(content, sort_keys=True, allow_nan=False).encode("utf-8")
+
+
+def decode_content(content):
+    """The dict stored by `encode_content`; raises ValueError if unreadable or too new."""
+    try:
+        value = json.loads(bytes(content).decode("utf-8")) if content else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"unreadable fitviz metadata: {error}") from None
+    if not isinstance(value, dict):
+        raise ValueError("unreadable fitviz metadata: not a JSON object")
+    version = value.get("version", 0)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise ValueError(
+            f"fitviz data of schema version {version!r}; this tb_fitviz reads "
+            f"up to {SCHEMA_VERSION}: upgrade tb_fitviz"
+        )
+    return value
+
+
+def plugin_metadata(settings=None):
+    """SummaryMetadata for a tensor tag of the fitviz plugin."""
+    return summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+            plugin_name=PLUGIN_NAME, content=encode_content(settings)
+        ),
+        data_class=summary_pb2.DATA_CLASS_TENSOR,
+    )
+
+
+def scalar_metadata(description=""):
+    """SummaryMetadata for a scalar shown in the stock Scalars tab."""
+    return summary_pb2.SummaryMetadata(
+        summary_description=description,
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=SCALARS_PLUGIN_NAME),
+        data_class=summary_pb2.DATA_CLASS_SCALAR,
+    )
+
+
+def image_metadata(description=""):
+    """SummaryMetadata for a figure shown in the stock Images tab."""
+    return summary_pb2.SummaryMetadata(
+        summary_description=description,
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=IMAGES_PLUGIN_NAME),
+        data_class=summary_pb2.DATA_CLASS_BLOB_SEQUENCE,
+    )
+
+
+_DTYPES = {
+    np.dtype("float32"): (types_pb2.DT_FLOAT, "<f4"),
+    np.dtype("float64"): (types_pb2.DT_DOUBLE, "<f8"),
+}
+
+
+def array_tensor(array):
+    """TensorProto of a float32 or float64 array, packed as little-endian bytes.
+
+    `tensor_content` is the fastest encoding to build and to read back.
+    """
+    array = np.asarray(array)
+    dtype, wire = _DTYPES[array.dtype]
+    shape = tensor_shape_pb2.TensorShapeProto(
+        dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=n) for n in array.shape]
+    )
+    return tensor_pb2.TensorProto(
+        dtype=dtype,
+        tensor_shape=shape,
+        tensor_content=np.ascontiguousarray(array, dtype=wire).tobytes(),
+    )
+
+
+def scalar_tensor(value):
+    """A float32 scalar TensorProto, as the stock scalars plugin stores them."""
+    return tensor_pb2.TensorProto(
+        dtype=types_pb2.DT_FLOAT,
+        tensor_shape=tensor_shape_pb2.TensorShapeProto(),
+        float_val=[float(value)],
+    )
+
+
+def image_tensor(width, height, png_bytes):
+    """The images plugin's blob sequence: [width, height, png]."""
+    return tensor_pb2.TensorProto(
+        dtype=types_pb2.DT_STRING,
+        tensor_shape=tensor_shape_pb2.TensorShapeProto(
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=3)]
+        ),
+        string_val=[str(int(width)).encode(), str(int(height)).encode(), png_bytes],
+    )
