@@ -1,0 +1,545 @@
+"""Reads FitViz runs through a TensorBoard data provider.
+
+Used by the plugin's routes (`context.data_provider` of a running TensorBoard,
+Rust data server or Python multiplexer alike) and by the export command
+(`reader_for_logdir`, an in-process provider over a log directory).
+
+Reading is per run and per tag: the Rust data server caps each gRPC answer at
+256 MiB, and a run's frames are the only large series (5,000 frames of 1,000
+points are 40 MB). Decoded arrays are cached per run and re-read when the
+run's series change (TensorBoard reloads while training goes on).
+"""
+
+import collections
+import math
+import threading
+
+import numpy as np
+from tensorboard import errors
+from tensorboard.data import provider
+
+from tb_fitviz import summary_format as fmt
+
+# Read "every point" from a series. Exact counts are unknown before reading;
+# steps strictly increase, so `max_step + 1` bounds the count, capped here.
+_MAX_DOWNSAMPLE = 10_000_000
+
+# Default and largest `limit` of `frames`: as many frames as fit in 32 MiB of values.
+MAX_FRAME_VALUE_BYTES = 32 * 1024 * 1024
+
+# Decoded arrays kept in memory across requests, least recently used dropped first.
+DEFAULT_CACHE_BYTES = 2 * 1024 * 1024 * 1024
+
+CHANNELS = 2  # per frame: predictions, per-point losses
+
+SCALAR_NAMES = (
+    "batch_loss",
+    "sample_loss",
+    "validation_loss",
+    "regularization_loss",
+    "epoch_loss",
+    "epoch_val_loss",
+)
+
+
+class Frames:
+    """Frames of one run: `steps` float64 [F], `info` float64 [F, 4]
+    (`summary_format.FRAME_INFO_FIELDS`), `values` float32 [F, 2, N]
+    (predictions, per-point losses)."""
+
+    __slots__ = ("steps", "info", "values")
+
+    def __init__(self, steps, info, values):
+        self.steps = steps
+        self.info = info
+        self.values = values
+
+    @property
+    def sample_size(self):
+        return int(self.values.shape[2])
+
+    def __len__(self):
+        return int(self.steps.shape[0])
+
+    def __repr__(self):
+        return f"Frames(count={len(self)}, sample_size={self.sample_size})"
+
+
+class ArrayCache:
+    """Decoded per-run arrays shared by every request, keyed by (experiment, run, kind).
+
+    An entry is valid while the run's series stamp (max step and wall time of the
+    tags it was read from) is unchanged. Thread-safe; one loader per key at a time,
+    so concurrent first requests for a big run read it once.
+    """
+
+    def __init__(self, max_bytes=DEFAULT_CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self._entries = collections.OrderedDict()  # key -> (stamp, value, nbytes)
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._key_locks = {}
+
+    def get(self, key, stamp, load):
+        """The cached value for `key` if its stamp equals `stamp`, else `load()` (cached)."""
+        with self._lock:
+            hit = self._hit_locked(key, stamp)
+            if hit is not None:
+                return hit[0]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                hit = self._hit_locked(key, stamp)
+                if hit is not None:
+                    return hit[0]
+            value, nbytes = load()
+            with self._lock:
+                self._drop_locked(key)
+                if nbytes <= self.max_bytes:
+                    self._entries[key] = (stamp, value, nbytes)
+                    self._bytes += nbytes
+                    while self._bytes > self.max_bytes:
+                        self._drop_locked(next(iter(self._entries)))
+            return value
+
+    def _hit_locked(self, key, stamp):
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != stamp:
+            return None
+        self._entries.move_to_end(key)
+        return (entry[1],)
+
+    def _drop_locked(self, key):
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[2]
+
+    @property
+    def nbytes(self):
+        return self._bytes
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+class FitVizReader:
+    """Reads FitViz runs through a TensorBoard data provider (`context.data_provider`).
+
+    Args:
+        data_provider: A `tensorboard.data.provider.DataProvider`.
+        ctx: The request's `RequestContext` (`plugin_util.context(environ)`).
+        experiment_id: The experiment (`plugin_util.experiment_id(environ)`).
+        cache: An `ArrayCache` shared across readers; a private one if None.
+
+    Unknown runs raise `tensorboard.errors.NotFoundError`, bad arguments
+    `tensorboard.errors.InvalidArgumentError`. A run whose data cannot be read
+    (unreadable metadata, a newer schema version, frames of mixed shapes) is
+    listed by `runs()` with an `"error"` field and no frames, and its other
+    routes raise `NotFoundError` with the same reason.
+
+    Example:
+
+    ```python
+    reader = reader_for_logdir("logs")
+    run = reader.runs()[0]["run"]
+    frames = reader.frames(run, stride=10)
+    print(frames.steps, frames.values.shape)
+    ```
+    """
+
+    def __init__(self, data_provider, ctx, experiment_id, cache=None):
+        self._provider = data_provider
+        self._ctx = ctx
+        self._experiment_id = experiment_id
+        self._cache = cache if cache is not None else ArrayCache()
+
+    # -- listing -------------------------------------------------------------
+
+    def _list_fitviz(self, runs=None):
+        return self._provider.list_tensors(
+            self._ctx,
+            experiment_id=self._experiment_id,
+            plugin_name=fmt.PLUGIN_NAME,
+            run_tag_filter=provider.RunTagFilter(runs=runs),
+        )
+
+    def _list_epoch_scalars(self, runs=None):
+        return self._provider.list_scalars(
+            self._ctx,
+            experiment_id=self._experiment_id,
+            plugin_name=fmt.SCALARS_PLUGIN_NAME,
+            run_tag_filter=provider.RunTagFilter(
+                runs=runs, tags=[fmt.SCALAR_EPOCH_LOSS, fmt.SCALAR_EPOCH_VAL_LOSS]
+            ),
+        )
+
+    def run_names(self):
+        """Names of the runs that have FitViz data, sorted."""
+        return sorted(self._list_fitviz())
+
+    def runs(self):
+        """One dict per run with FitViz data, sorted by run name (GET runs of the HTTP API)."""
+        listing = self._list_fitviz()
+        epoch_listing = self._list_epoch_scalars(list(listing)) if listing else {}
+        result = []
+        for run in sorted(listing):
+            try:
+                result.append(self._run_summary(run, listing[run], epoch_listing.get(run, {})))
+            except (ValueError, TypeError, KeyError, IndexError, errors.NotFoundError) as error:
+                # One unreadable run must not hide the others.
+                result.append(_error_summary(run, error))
+        return result
+
+    def _run_summary(self, run, series, epoch_series):
+        settings = _settings(run, series)
+        index = self._index(run, series)
+        epochs = self._epoch_scalars(run, epoch_series)
+        epoch_ends = sorted(set(epochs["epoch_loss"][0].tolist())
+                            | set(epochs["epoch_val_loss"][0].tolist()))
+        sample_size = settings.get("sample_size")
+        if isinstance(sample_size, bool) or not isinstance(sample_size, int):
+            sample_size = self.static(run)["sample_x"].shape[0]
+        return {
+            "run": run,
+            "steps": [int(s) for s in index["steps"].tolist()],
+            "frame_count": int(index["steps"].shape[0]),
+            "frame_epochs": [_int_or_none(e) for e in index["info"][:, 0].tolist()],
+            "epoch_ends": [int(s) for s in epoch_ends],
+            "sample_size": int(sample_size),
+            "settings": settings,
+        }
+
+    def _series(self, run):
+        listing = self._list_fitviz([run])
+        series = listing.get(run)
+        if not series:
+            raise errors.NotFoundError(f"run: no FitViz data for run {run!r}")
+        return series
+
+    def _checked_series(self, run):
+        """The run's fitviz series; NotFoundError if unknown or unreadable."""
+        series = self._series(run)
+        try:
+            _settings(run, series)
+        except ValueError as error:
+            raise errors.NotFoundError(f"run {run!r}: {error}") from None
+        return series
+
+    # -- per-frame index (small: steps and frame_info) -------------------------
+
+    def _index(self, run, series):
+        stamp = _stamp(series, (fmt.TAG_FRAME_INFO,))
+
+        def load():
+            data = self._read_tensors(run, fmt.TAG_FRAME_INFO, series)
+            steps = np.array([d.step for d in data], dtype=np.float64)
+            info = np.full((len(data), len(fmt.FRAME_INFO_FIELDS)), np.nan)
+            for i, datum in enumerate(data):
+                row = np.asarray(datum.numpy, dtype=np.float64).reshape(-1)
+                if row.shape[0] != len(fmt.FRAME_INFO_FIELDS):
+                    raise ValueError(
+                        f"{fmt.TAG_FRAME_INFO} at step {datum.step}: expected "
+                        f"{len(fmt.FRAME_INFO_FIELDS)} values, got {row.shape[0]}"
+                    )
+                info[i] = row
+            value = {"steps": steps, "info": info}
+            return value, steps.nbytes + info.nbytes
+
+        return self._cache.get((self._experiment_id, run, "index"), stamp, load)
+
+    def _read_tensors(self, run, tag, series):
+        if tag not in series:
+            return []
+        downsample = min(_MAX_DOWNSAMPLE, int(series[tag].max_step) + 1)
+        result = self._provider.read_tensors(
+            self._ctx,
+            experiment_id=self._experiment_id,
+            plugin_name=fmt.PLUGIN_NAME,
+            downsample=max(downsample, 1),
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
+        )
+        return result.get(run, {}).get(tag, [])
+
+    # -- static ----------------------------------------------------------------
+
+    def static(self, run):
+        """Settings and the run's fixed point sets as NumPy arrays.
+
+        Returns a dict with `settings` and float32 arrays `sample_x`, `sample_y`,
+        `scatter_x`, `scatter_y`, `validation_x`, `validation_y` (None if the run
+        has no validation points).
+        """
+        _check_run_name(run)
+        series = self._checked_series(run)
+        stamp = _stamp(series, fmt.STATIC_TAGS)
+
+        def load():
+            value = {"settings": _settings(run, series)}
+            nbytes = 0
+            for tag, name, required in (
+                (fmt.TAG_SAMPLE, "sample", True),
+                (fmt.TAG_SCATTER, "scatter", True),
+                (fmt.TAG_VALIDATION, "validation", False),
+            ):
+                data = self._read_tensors(run, tag, series)
+                if not data:
+                    if required:
+                        raise ValueError(f"run {run!r} has no {tag}")
+                    value[name + "_x"] = value[name + "_y"] = None
+                    continue
+                points = np.asarray(data[-1].numpy, dtype=np.float32)
+                if points.ndim != 2 or points.shape[0] != 2:
+                    raise ValueError(f"{tag}: expected shape [2, n], got {list(points.shape)}")
+                value[name + "_x"], value[name + "_y"] = points[0].copy(), points[1].copy()
+                nbytes += points.nbytes
+            return value, nbytes
+
+        try:
+            return self._cache.get((self._experiment_id, run, "static"), stamp, load)
+        except ValueError as error:
+            raise errors.NotFoundError(f"run {run!r}: {error}") from None
+
+    # -- frames ----------------------------------------------------------------
+
+    def frames(self, run, start=0, stop=None, stride=1, limit=None):
+        """Frames whose step is in [start, stop), every `stride`-th, at most `limit`.
+
+        Args:
+            run: Run name, as `runs()` lists it.
+            start: First step (int >= 0).
+            stop: Step to stop before (int >= 0), or None for all.
+            stride: Take every stride-th frame of the range (int >= 1), the first included.
+            limit: At most this many frames (int >= 1); None and anything larger
+                mean `max_frames(sample_size)` (32 MiB of values).
+
+        Returns:
+            A `Frames`.
+        """
+        _check_run_name(run)
+        start = _check_int(start, "start", 0)
+        stop = None if stop is None else _check_int(stop, "stop", 0)
+        stride = _check_int(stride, "stride", 1)
+        limit = None if limit is None else _check_int(limit, "limit", 1)
+        everything = self.all_frames(run)
+        mask = everything.steps >= start
+        if stop is not None:
+            mask &= everything.steps < stop
+        chosen = np.flatnonzero(mask)[::stride]
+        cap = max_frames(everything.sample_size)
+        chosen = chosen[: cap if limit is None else min(limit, cap)]
+        if chosen.size and chosen[-1] - chosen[0] + 1 == chosen.size:
+            # A contiguous range: views, no copy.
+            piece = slice(int(chosen[0]), int(chosen[-1]) + 1)
+            return Frames(everything.steps[piece], everything.info[piece],
+                          everything.values[piece])
+        return Frames(everything.steps[chosen], everything.info[chosen],
+                      everything.values[chosen])
+
+    def all_frames(self, run):
+        """Every frame of `run` (cached; re-read when the run gains frames)."""
+        _check_run_name(run)
+        series = self._checked_series(run)
+        stamp = _stamp(series, (fmt.TAG_FRAME, fmt.TAG_FRAME_INFO, fmt.TAG_SAMPLE))
+
+        def load():
+            settings = _settings(run, series)
+            index = self._index(run, series)
+            data = self._read_tensors(run, fmt.TAG_FRAME, series)
+            sample_size = settings.get("sample_size")
+            if data:
+                sample_size = int(np.shape(data[0].numpy)[-1])
+            elif isinstance(sample_size, bool) or not isinstance(sample_size, int):
+                sample_size = 0
+            values = np.empty((len(data), CHANNELS, sample_size), dtype=np.float32)
+            steps = np.empty(len(data), dtype=np.float64)
+            for i, datum in enumerate(data):
+                array = datum.numpy
+                if array.shape != (CHANNELS, sample_size):
+                    raise ValueError(
+                        f"{fmt.TAG_FRAME} at step {datum.step}: expected shape "
+                        f"[{CHANNELS}, {sample_size}], got {list(array.shape)}"
+                    )
+                values[i] = array
+                steps[i] = datum.step
+            # frame_info and frame are written together; keep the steps both have.
+            in_index = np.isin(steps, index["steps"])
+            if not in_index.all():
+                steps, values = steps[in_index], values[in_index]
+            info = index["info"][np.searchsorted(index["steps"], steps)]
+            frames = Frames(steps, info, values)
+            return frames, steps.nbytes + info.nbytes + values.nbytes
+
+        try:
+            return self._cache.get((self._experiment_id, run, "frames"), stamp, load)
+        except ValueError as error:
+            raise errors.NotFoundError(f"run {run!r}: {error}") from None
+
+    # -- scalars ---------------------------------------------------------------
+
+    def scalars(self, run):
+        """The run's loss series: name -> (steps float64 array, values float64 array).
+
+        Names: batch_loss (every batch, from the fitviz/batch_losses chunks),
+        sample_loss, validation_loss, regularization_loss (per frame, where
+        recorded), epoch_loss and epoch_val_loss (from the Scalars tags).
+        """
+        _check_run_name(run)
+        series = self._checked_series(run)
+        try:
+            index = self._index(run, series)
+            batch = self._batch_losses(run, series)
+        except ValueError as error:
+            raise errors.NotFoundError(f"run {run!r}: {error}") from None
+        result = {"batch_loss": batch}
+        steps, info = index["steps"], index["info"]
+        result["sample_loss"] = (steps, info[:, 1])
+        for name, column in (("validation_loss", 2), ("regularization_loss", 3)):
+            recorded = ~np.isnan(info[:, column])
+            result[name] = (steps[recorded], info[recorded, column])
+        epoch_series = self._list_epoch_scalars([run]).get(run, {})
+        result.update(self._epoch_scalars(run, epoch_series))
+        return result
+
+    def _batch_losses(self, run, series):
+        stamp = _stamp(series, (fmt.TAG_BATCH_LOSSES,))
+
+        def load():
+            chunks = []
+            for datum in self._read_tensors(run, fmt.TAG_BATCH_LOSSES, series):
+                chunk = np.asarray(datum.numpy, dtype=np.float64)
+                if chunk.ndim != 2 or chunk.shape[0] != 2:
+                    raise ValueError(
+                        f"{fmt.TAG_BATCH_LOSSES} at step {datum.step}: expected shape "
+                        f"[2, k], got {list(chunk.shape)}"
+                    )
+                chunks.append(chunk)
+            both = np.concatenate(chunks, axis=1) if chunks else np.empty((2, 0))
+            order = np.argsort(both[0], kind="stable")
+            value = (both[0][order], both[1][order])
+            return value, both.nbytes
+
+        return self._cache.get((self._experiment_id, run, "batch_loss"), stamp, load)
+
+    def _epoch_scalars(self, run, epoch_series):
+        stamp = tuple(
+            (tag, s.max_step, s.max_wall_time) for tag, s in sorted(epoch_series.items())
+        )
+
+        def load():
+            value = {}
+            data = {}
+            if epoch_series:
+                data = self._provider.read_scalars(
+                    self._ctx,
+                    experiment_id=self._experiment_id,
+                    plugin_name=fmt.SCALARS_PLUGIN_NAME,
+                    downsample=_MAX_DOWNSAMPLE,
+                    run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(epoch_series)),
+                ).get(run, {})
+            nbytes = 0
+            for name, tag in (("epoch_loss", fmt.SCALAR_EPOCH_LOSS),
+                              ("epoch_val_loss", fmt.SCALAR_EPOCH_VAL_LOSS)):
+                points = data.get(tag, [])
+                steps = np.array([p.step for p in points], dtype=np.float64)
+                values = np.array([p.value for p in points], dtype=np.float64)
+                value[name] = (steps, values)
+                nbytes += steps.nbytes + values.nbytes
+            return value, nbytes
+
+        return self._cache.get((self._experiment_id, run, "epochs"), stamp, load)
+
+
+def max_frames(sample_size):
+    """Most frames one `frames` answer holds: 32 MiB of float32 values (at least 1)."""
+    return max(1, MAX_FRAME_VALUE_BYTES // (4 * CHANNELS * max(1, int(sample_size))))
+
+
+def reader_for_logdir(logdir):
+    """An in-process reader over `logdir`, loaded once, keeping every tensor.
+
+    Uses TensorBoard's Python ingestion (an `EventMultiplexer` with no sampling of
+    tensors, and a `MultiplexerDataProvider`): no server, no TensorFlow.
+
+    Args:
+        logdir: A TensorBoard log directory (runs are its sub-directories).
+
+    Example:
+
+    ```python
+    reader = reader_for_logdir("logs")
+    for run in reader.runs():
+        print(run["run"], run["frame_count"])
+    ```
+    """
+    from tensorboard import context as tb_context
+    from tensorboard.backend.event_processing import (
+        data_provider as multiplexer_provider,
+    )
+    from tensorboard.backend.event_processing import (
+        plugin_event_multiplexer,
+        tag_types,
+    )
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(
+        size_guidance={tag_types.TENSORS: 0, tag_types.SCALARS: 0}
+    )
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    multiplexer.Reload()
+    data_provider = multiplexer_provider.MultiplexerDataProvider(multiplexer, str(logdir))
+    return FitVizReader(data_provider, tb_context.RequestContext(), "")
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _settings(run, series):
+    """The run's settings (content of fitviz/sample); ValueError if unreadable or too new."""
+    settings = None
+    for tag, time_series in series.items():
+        content = fmt.decode_content(time_series.plugin_content)
+        if tag == fmt.TAG_SAMPLE:
+            settings = content
+    if settings is None:
+        raise ValueError(f"no {fmt.TAG_SAMPLE} recorded (yet)")
+    return settings
+
+
+def _stamp(series, tags):
+    return tuple(
+        (tag, series[tag].max_step, series[tag].max_wall_time) if tag in series else (tag,)
+        for tag in tags
+    )
+
+
+def _error_summary(run, error):
+    return {
+        "run": run,
+        "steps": [],
+        "frame_count": 0,
+        "frame_epochs": [],
+        "epoch_ends": [],
+        "sample_size": 0,
+        "settings": {},
+        "error": str(error),
+    }
+
+
+def _int_or_none(value):
+    return int(value) if math.isfinite(value) else None
+
+
+def _check_run_name(run):
+    if not isinstance(run, str) or not run:
+        raise errors.InvalidArgumentError("run: expected a run name (a non-empty string)")
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise errors.InvalidArgumentError(
+            f"{name}: expected an integer >= {minimum}, got {value!r}"
+        )
+    if value < minimum:
+        raise errors.InvalidArgumentError(f"{name}: expected an integer >= {minimum}, got {value}")
+    return int(value)
