@@ -2,12 +2,12 @@
 
 `FitVizWriter` records from any training loop; `FitVizCallback` from Keras.
 Both are imported lazily so that importing `tb_fitviz` (as TensorBoard does to
-load the plugin) stays cheap and never imports TensorFlow.
+load the plugin) stays cheap and never imports TensorFlow or Matplotlib.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["FitVizCallback", "FitVizWriter", "__version__"]
+__all__ = ["FitVizCallback", "FitVizWriter", "FitFigure", "schedules", "__version__"]
 
 
 def __getattr__(name):
@@ -19,6 +19,10 @@ def __getattr__(name):
         from tb_fitviz.keras_callback import FitVizCallback
 
         return FitVizCallback
+    if name == "FitFigure":
+        from tb_fitviz.figure import FitFigure
+
+        return FitFigure
     if name == "schedules":
         import importlib
 

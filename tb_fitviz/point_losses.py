@@ -17,13 +17,13 @@ BUILT_IN = {"squared": squared, "absolute": absolute}
 def point_loss_function(loss):
     """(name, function) for the `loss` option.
 
-    "model" has no NumPy form: the Keras callback computes the model's own loss
-    per point and passes it in; here it falls back to squared error.
+    "model" has no NumPy form (function None): the Keras callback computes the
+    model's own loss per point and passes it in.
     """
-    if callable(loss):
+    if callable(loss) and not isinstance(loss, type):
         return getattr(loss, "__name__", type(loss).__name__), loss
     if loss == "model":
-        return "model", squared
+        return "model", None
     if isinstance(loss, str) and loss in BUILT_IN:
         return loss, BUILT_IN[loss]
     raise ValueError(

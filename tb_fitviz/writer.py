@@ -1,31 +1,37 @@
 """FitVizWriter: records FitViz frames from any training loop, without TensorFlow."""
 
 import math
+import numbers
 import os
+import tempfile
 import threading
+import time
 
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
 from tb_fitviz import summary_format as fmt
-from tb_fitviz.event_file import EventFile
 from tb_fitviz.data import as_points, evenly_spaced, resolve_count
+from tb_fitviz.event_file import EventFile
 from tb_fitviz.point_losses import point_loss_function
+from tb_fitviz.schedules import as_schedule
+from tb_fitviz.smoothing import check_window
 
 DEFAULT_SAMPLE = 1000
 DEFAULT_SCATTER = 2000
+IMAGE_SIZE = (960, 540)
 
 
 class FitVizWriter:
     """Writes what a model predicts over a sample of the data, step by step.
 
-    Each frame is handed to the operating system as it is recorded (and each
-    epoch end too), so a crash or a kill loses at most the batch losses since
-    the last frame.
-
     Framework-neutral: give it predictions as NumPy arrays (from PyTorch, JAX,
     NumPy or anything else) and it writes TensorBoard event files that the
     FitViz tab shows. TensorFlow is not needed.
+
+    Flush policy: every frame, and every epoch end, is handed to the operating
+    system as it is recorded, so a crash, a KeyboardInterrupt or even a kill
+    loses at most the batch losses recorded since the last frame.
 
     Args:
         log_dir: Directory of the run; event files go directly into it, so its
@@ -33,24 +39,49 @@ class FitVizWriter:
         x: The inputs, one feature: shape (n,) or (n, 1).
         y: The targets, one output: shape (n,) or (n, 1).
         sample: How many points (int >= 2) or what fraction (float in (0, 1])
-            of the data to predict on, spread evenly over sorted x.
-        scatter: Same, for the points drawn as the scatter.
-        validation_data: Optional (x_val, y_val), drawn in their own style;
+            of the data to predict on, spread evenly over sorted x. Default:
+            1,000, or all points if fewer.
+        scatter: Same, for the points drawn as the scatter (default 2,000).
+        validation_data: Optional (x_val, y_val), drawn in their own colour;
             the validation-sample loss is recorded when predictions on
             `x_validation` are passed to `record`.
         validation_sample: Size of the validation sample, as for `sample`.
+        every: Optional schedule for `due(step)`: an int n, a sequence of
+            booleans (one per step, the first for step 1), a callable
+            (step, logs) -> bool or a `tb_fitviz.schedules` schedule. `record`
+            itself always writes; `due` tells a loop when to call it.
         loss: "squared" (default), "absolute", or a callable
-            (y_true, y_pred) -> one value per point. ("model" is only
-            meaningful to the Keras callback, which computes it.)
+            (y_true, y_pred) -> one value per point. ("model" is meaningful
+            to the Keras callback, which computes the model's own loss.)
+        images: Figures for TensorBoard's Images tab: "epoch" (default: at
+            each `record_epoch`, and the last frame at `close`), an int n
+            (every n-th recorded frame, and the last), or False.
+        smoothing: Odd moving-average window applied to the per-point loss
+            in the figures' loss band (a view setting; the stored loss is
+            unsmoothed).
+        band: Loss band of the figures: "auto" (sqrt of the loss for squared
+            losses, the loss itself for "absolute", none for a callable),
+            "sqrt", "raw" or None.
         x_label, y_label, title: Optional names shown on the axes.
 
     Example:
 
     ```python
-    with FitVizWriter("logs/numpy-sgd", x, y) as writer:
-        for step in range(1, 501):
-            w, b = sgd_step(w, b)
-            writer.record(step, w * writer.x_sample + b, epoch=0)
+    import numpy as np
+    from tb_fitviz import FitVizWriter
+
+    x = np.linspace(0, 1, 500)
+    y = 3 * x + 1 + np.random.normal(0, 0.1, x.size)
+    w = b = 0.0
+    with FitVizWriter("logs/numpy-gd", x, y, every=5) as writer:
+        writer.record(0, w * writer.x_sample + b)  # the model before training
+        for step in range(1, 201):
+            error = w * x + b - y
+            w -= 0.1 * 2 * np.mean(error * x)
+            b -= 0.1 * 2 * np.mean(error)
+            writer.record_batch_loss(step, np.mean(error ** 2))
+            if writer.due(step):
+                writer.record(step, w * writer.x_sample + b)
     ```
     """
 
@@ -64,13 +95,19 @@ class FitVizWriter:
         scatter=DEFAULT_SCATTER,
         validation_data=None,
         validation_sample=DEFAULT_SAMPLE,
+        every=None,
         loss="squared",
+        images="epoch",
+        smoothing=1,
+        band="auto",
         x_label=None,
         y_label=None,
         title=None,
         framework="numpy",
-        schedule_description="",
+        schedule_description=None,
     ):
+        if isinstance(log_dir, bytes) or not isinstance(log_dir, (str, os.PathLike)):
+            raise TypeError(f"log_dir: expected a path (str), got {type(log_dir).__name__}")
         x, y = as_points(x, y, "x", "y")
         order = np.argsort(x, kind="stable")
         x, y = x[order], y[order]
@@ -78,14 +115,16 @@ class FitVizWriter:
         scatter_index = evenly_spaced(len(x), resolve_count(scatter, len(x), "scatter", minimum=1))
         self.x_sample = x[sample_index]
         self.y_sample = y[sample_index]
-        self._scatter = np.stack([x[scatter_index], y[scatter_index]])
+        self.x_scatter, self.y_scatter = x[scatter_index], y[scatter_index]
 
         self.x_validation = self.y_validation = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) < 2:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError(
                     "validation_data: expected a tuple (x_val, y_val), "
                     f"got {type(validation_data).__name__}"
+                    + (f" of length {len(validation_data)}"
+                       if isinstance(validation_data, (tuple, list)) else "")
                 )
             xv, yv = as_points(validation_data[0], validation_data[1], "validation_data[0]",
                                "validation_data[1]")
@@ -95,67 +134,129 @@ class FitVizWriter:
                 validation_sample, len(xv), "validation_sample", minimum=1))
             self.x_validation, self.y_validation = xv[index], yv[index]
 
+        self.schedule = as_schedule(every)
+        if self.schedule is not None and hasattr(self.schedule, "set_scale"):
+            self.schedule.set_scale(self.y_sample)
         self.loss_name, self._point_loss = point_loss_function(loss)
+        self.images = _check_images(images)
+        self._smoothing = check_window(smoothing, "smoothing")
+        self._band = _resolve_band(band, loss, self.loss_name)
         for name, value in (("x_label", x_label), ("y_label", y_label), ("title", title)):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name}: expected a string or None, got {type(value).__name__}")
+        self._labels = (x_label, y_label, title)
 
         self.log_dir = os.fspath(log_dir)
         _check_writable(self.log_dir)
+        if schedule_description is None:
+            schedule_description = ("every call to record" if self.schedule is None
+                                    else self.schedule.describe())
         self.settings = {
             "loss": self.loss_name,
             "schedule": schedule_description,
             "sample_size": int(len(self.x_sample)),
-            "scatter_size": int(self._scatter.shape[1]),
+            "scatter_size": int(len(self.x_scatter)),
             "validation_size": 0 if self.x_validation is None else int(len(self.x_validation)),
             "x_label": x_label,
             "y_label": y_label,
             "title": title,
             "framework": framework,
         }
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._events = None
+        self._described_tags = set()
         self._last_step = None
+        self._last_batch_step = None
         self._pending_steps = []
         self._pending_losses = []
         self._closed = False
         self.frames_recorded = 0
+        # Histories for the figure's side panels, and the last frame for images.
+        self._sample_loss_history = ([], [])
+        self._batch_loss_history = ([], [])
+        self._epoch_ends = []
+        self._last_frame = None
+        self._imaged_step = None
+        self._frames_since_image = 0
+        self._figure = None
+        self.image_seconds = 0.0
 
-    # -- writing -----------------------------------------------------------
+    # -- scheduling ---------------------------------------------------------
+
+    def due(self, step, logs=None, predictions=None):
+        """Whether the writer's `every` schedule wants a frame at `step`.
+
+        Always True without a schedule, and for step 0 and step 1 (the model
+        before training and after the first batch).
+        """
+        if self.schedule is None or step <= 1:
+            return True
+        return bool(self.schedule(int(step), logs, predictions))
+
+    # -- writing ------------------------------------------------------------
 
     def _writer(self):
         if self._events is None:
             self._events = EventFile(self.log_dir)
+            self._described_tags = set()
             self._write_static()
         return self._events
 
+    def _value(self, tag, metadata, tensor):
+        # Metadata once per tag and file, as tf.summary does: readers take it from the first.
+        if tag in self._described_tags:
+            return summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+        self._described_tags.add(tag)
+        return summary_pb2.Summary.Value(tag=tag, metadata=metadata(), tensor=tensor)
+
+    def _tensor(self, tag, array):
+        return self._value(tag, fmt.plugin_metadata, fmt.array_tensor(array))
+
+    def _scalar(self, tag, value):
+        return self._value(tag, fmt.scalar_metadata, fmt.scalar_tensor(value))
+
     def _emit(self, step, values):
-        event = event_pb2.Event(
-            wall_time=_now(), step=int(step), summary=summary_pb2.Summary(value=values)
-        )
-        self._writer().write(event)
+        events = self._writer()
+        events.write(event_pb2.Event(
+            wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=values)))
 
     def _write_static(self):
+        settings = self.settings
         values = [
-            _tensor_value(fmt.TAG_SAMPLE, np.stack([self.x_sample, self.y_sample]), self.settings),
-            _tensor_value(fmt.TAG_SCATTER, self._scatter),
+            summary_pb2.Summary.Value(
+                tag=fmt.TAG_SAMPLE, metadata=fmt.plugin_metadata(settings),
+                tensor=fmt.array_tensor(np.stack([self.x_sample, self.y_sample]))),
+            self._tensor(fmt.TAG_SCATTER, np.stack([self.x_scatter, self.y_scatter])),
         ]
+        self._described_tags.add(fmt.TAG_SAMPLE)
         if self.x_validation is not None:
-            values.append(_tensor_value(
+            values.append(self._tensor(
                 fmt.TAG_VALIDATION, np.stack([self.x_validation, self.y_validation])))
-        event = event_pb2.Event(
-            wall_time=_now(), step=fmt.STATIC_STEP, summary=summary_pb2.Summary(value=values)
-        )
-        self._events.write(event)
+        self._events.write(event_pb2.Event(
+            wall_time=time.time(), step=fmt.STATIC_STEP, summary=summary_pb2.Summary(value=values)))
 
     def point_loss(self, y_pred, y_true=None):
         """Per-point loss of `y_pred` against the sample's y (or `y_true`)."""
         y_true = self.y_sample if y_true is None else y_true
-        return np.asarray(self._point_loss(y_true, y_pred), dtype=np.float64).reshape(-1)
+        if self._point_loss is None:
+            raise ValueError(
+                "loss: 'model' has no NumPy form; pass point_loss= (and point_loss_validation=) "
+                "to record, or choose 'squared', 'absolute' or a callable")
+        with np.errstate(all="ignore"):
+            values = np.asarray(self._point_loss(y_true, y_pred), dtype=np.float64).reshape(-1)
+        if values.shape != np.shape(y_true):
+            raise ValueError(
+                f"loss: the callable returned {values.size} values for {len(y_true)} points; "
+                "expected one value per point"
+            )
+        return values
 
     def record(self, step, y_pred, *, epoch=0, y_pred_validation=None,
-               regularization_loss=None, point_loss=None):
+               regularization_loss=None, point_loss=None, point_loss_validation=None,
+               image=None):
         """Records one frame: the predictions at `x_sample` after `step` batches.
+
+        Non-finite predictions (a diverging model) are recorded as they are.
 
         Args:
             step: Global batch count (0 = before training); must increase.
@@ -163,77 +264,165 @@ class FitVizWriter:
             epoch: Epoch the step belongs to (0-based).
             y_pred_validation: Predictions at `x_validation`, if any.
             regularization_loss: Sum of regularization penalties, if any.
-            point_loss: Per-point loss, if computed by the caller already;
-                otherwise computed with the writer's `loss`.
+            point_loss: Per-point loss at `x_sample`, if computed by the
+                caller already; otherwise computed with the writer's `loss`.
+            point_loss_validation: Same, at `x_validation`.
+            image: True/False to force or skip a figure for this frame;
+                None follows the `images` option.
         """
-        step = self._check_step(step)
-        y_pred = _as_prediction(y_pred, len(self.x_sample), "y_pred")
+        with self._lock:
+            step = self._check_step(step)
+        y_pred = _as_values(y_pred, len(self.x_sample), "y_pred")
+        losses = (self.point_loss(y_pred) if point_loss is None
+                  else _as_values(point_loss, len(self.x_sample), "point_loss"))
         with np.errstate(all="ignore"):
-            losses = (self.point_loss(y_pred) if point_loss is None
-                      else _as_prediction(point_loss, len(self.x_sample), "point_loss"))
             sample_loss = float(np.mean(losses))
             validation_loss = math.nan
-            if y_pred_validation is not None and self.x_validation is not None:
-                yv = _as_prediction(y_pred_validation, len(self.x_validation), "y_pred_validation")
-                validation_loss = float(np.mean(self.point_loss(yv, self.y_validation)))
+            if self.x_validation is not None and (
+                    y_pred_validation is not None or point_loss_validation is not None):
+                if point_loss_validation is None:
+                    yv = _as_values(y_pred_validation, len(self.x_validation),
+                                    "y_pred_validation")
+                    point_loss_validation = self.point_loss(yv, self.y_validation)
+                else:
+                    point_loss_validation = _as_values(
+                        point_loss_validation, len(self.x_validation), "point_loss_validation")
+                validation_loss = float(np.mean(point_loss_validation))
         regularization = math.nan if regularization_loss is None else float(regularization_loss)
+        epoch = _as_epoch(epoch)
         info = np.array([epoch, sample_loss, validation_loss, regularization], dtype=np.float64)
-        values = [
-            _tensor_value(fmt.TAG_FRAME, np.stack([y_pred, losses]).astype(np.float32)),
-            _tensor_value(fmt.TAG_FRAME_INFO, info),
-            _scalar_value(fmt.SCALAR_SAMPLE_LOSS, sample_loss),
-        ]
-        if not math.isnan(validation_loss):
-            values.append(_scalar_value(fmt.SCALAR_VALIDATION_LOSS, validation_loss))
-        if regularization_loss is not None:
-            values.append(_scalar_value(fmt.SCALAR_REGULARIZATION_LOSS, regularization))
+        frame = np.empty((2, len(y_pred)), dtype=np.float32)
+        frame[0] = y_pred
+        frame[1] = losses
         with self._lock:
+            values = [
+                self._tensor(fmt.TAG_FRAME, frame),
+                self._tensor(fmt.TAG_FRAME_INFO, info),
+                self._scalar(fmt.SCALAR_SAMPLE_LOSS, sample_loss),
+            ]
+            if not math.isnan(validation_loss):
+                values.append(self._scalar(fmt.SCALAR_VALIDATION_LOSS, validation_loss))
+            if regularization_loss is not None:
+                values.append(self._scalar(fmt.SCALAR_REGULARIZATION_LOSS, regularization))
             self._flush_batch_losses_locked()
             self._emit(step, values)
-            self._events.flush()
             self._last_step = step
             self.frames_recorded += 1
+            self._frames_since_image += 1
+            self._sample_loss_history[0].append(step)
+            self._sample_loss_history[1].append(sample_loss)
+            self._last_frame = (step, epoch, y_pred, losses)
+            if image or (image is None and isinstance(self.images, int)
+                         and self._frames_since_image >= self.images):
+                self._write_image_locked()
+            self._events.flush()
 
     def record_batch_loss(self, step, loss):
-        """Records the loss of one batch (its own value, not a running mean)."""
+        """Records the loss of one batch (its own value, not a running mean).
+
+        Written as the scalar `fitviz/batch_loss` and, in chunks at each
+        frame, as `fitviz/batch_losses` (which keeps every value).
+        """
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+            raise TypeError(f"step: expected an int, got {type(step).__name__}")
+        step = int(step)
         loss = float(loss)
         with self._lock:
-            self._emit(int(step), [_scalar_value(fmt.SCALAR_BATCH_LOSS, loss)])
-            self._pending_steps.append(int(step))
+            if self._closed:
+                raise RuntimeError("record_batch_loss: this FitVizWriter is closed")
+            if self._last_batch_step is not None and step <= self._last_batch_step:
+                raise ValueError(
+                    f"step: batch-loss steps must increase; got {step} after "
+                    f"{self._last_batch_step}")
+            self._last_batch_step = step
+            self._emit(step, [self._scalar(fmt.SCALAR_BATCH_LOSS, loss)])
+            self._pending_steps.append(step)
             self._pending_losses.append(loss)
+            self._batch_loss_history[0].append(step)
+            self._batch_loss_history[1].append(loss)
 
-    def record_epoch(self, step, epoch, loss=None, val_loss=None):
-        """Records the epoch's loss and validation loss at its last global step."""
+    def record_epoch(self, step, epoch, loss=None, val_loss=None, image=None):
+        """Records an epoch end at global `step`: its loss and validation loss.
+
+        With `images="epoch"` this also draws the figure of the last frame
+        (record a frame at `step` first to show the model at the epoch end).
+
+        Args:
+            step: Global step of the epoch's last batch.
+            epoch: The epoch (0-based).
+            loss, val_loss: The epoch's loss and validation loss, if known.
+            image: True/False to force or skip the figure; None follows
+                the `images` option.
+        """
         values = []
-        if loss is not None:
-            values.append(_scalar_value(fmt.SCALAR_EPOCH_LOSS, loss))
-        if val_loss is not None:
-            values.append(_scalar_value(fmt.SCALAR_EPOCH_VAL_LOSS, val_loss))
         with self._lock:
+            if loss is not None:
+                values.append(self._scalar(fmt.SCALAR_EPOCH_LOSS, loss))
+            if val_loss is not None:
+                values.append(self._scalar(fmt.SCALAR_EPOCH_VAL_LOSS, val_loss))
             self._flush_batch_losses_locked()
             if values:
                 self._emit(step, values)
+            if not self._epoch_ends or step > self._epoch_ends[-1]:
+                self._epoch_ends.append(int(step))
+            if image or (image is None and self.images == "epoch"):
+                self._write_image_locked()
             self._writer().flush()
+
+    def write_image(self):
+        """Draws the figure of the last recorded frame into the Images tab now."""
+        with self._lock:
+            self._write_image_locked()
+            self._writer().flush()
+
+    def _write_image_locked(self):
+        if self._last_frame is None or self._imaged_step == self._last_frame[0]:
+            return
+        started = time.perf_counter()
+        step, epoch, y_pred, losses = self._last_frame
+        figure = self.figure()
+        figure.draw(step, y_pred, losses, epoch=epoch,
+                    sample_loss=self._sample_loss_history,
+                    batch_loss=self._batch_loss_history,
+                    epoch_ends=self._epoch_ends)
+        png = figure.png()
+        width, height = figure.size
+        self._emit(step, [self._value(fmt.TAG_FIGURE, fmt.image_metadata,
+                                      fmt.image_tensor(width, height, png))])
+        self._imaged_step = step
+        self._frames_since_image = 0
+        self.image_seconds += time.perf_counter() - started
+
+    def figure(self):
+        """The `tb_fitviz.figure.FitFigure` used for images (made on first use)."""
+        if self._figure is None:
+            from tb_fitviz.figure import FitFigure
+
+            x_label, y_label, title = self._labels
+            self._figure = FitFigure(
+                self.x_sample, self.y_sample, self.x_scatter, self.y_scatter,
+                self.x_validation, self.y_validation, x_label=x_label, y_label=y_label,
+                title=title or os.path.basename(os.path.normpath(self.log_dir)),
+                size=IMAGE_SIZE, smoothing=self._smoothing, band=self._band)
+        return self._figure
 
     def _flush_batch_losses_locked(self):
         if not self._pending_steps:
             return
         chunk = np.array([self._pending_steps, self._pending_losses], dtype=np.float64)
-        self._emit(self._pending_steps[-1], [_tensor_value(fmt.TAG_BATCH_LOSSES, chunk)])
+        self._emit(self._pending_steps[-1], [self._tensor(fmt.TAG_BATCH_LOSSES, chunk)])
         self._pending_steps, self._pending_losses = [], []
 
     def _check_step(self, step):
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
             raise TypeError(f"step: expected an int, got {type(step).__name__}")
         step = int(step)
         if step < 0:
             raise ValueError(f"step: expected a step >= 0, got {step}")
-        if self._last_step is not None and step <= self._last_step:
-            raise ValueError(
-                f"step: steps must increase; got {step} after {self._last_step}"
-            )
         if self._closed:
             raise RuntimeError("record: this FitVizWriter is closed")
+        if self._last_step is not None and step <= self._last_step:
+            raise ValueError(f"step: steps must increase; got {step} after {self._last_step}")
         return step
 
     @property
@@ -241,22 +430,45 @@ class FitVizWriter:
         """The step of the last recorded frame, or None."""
         return self._last_step
 
+    @property
+    def closed(self):
+        return self._closed
+
     def flush(self):
-        """Writes everything recorded so far to disk."""
+        """Hands everything recorded so far to the operating system."""
         with self._lock:
+            if self._closed:
+                return
             self._flush_batch_losses_locked()
             if self._events is not None:
                 self._events.flush()
 
     def close(self):
-        """Flushes and closes the event file. Safe to call twice."""
+        """Draws the last frame's figure (if images are on), flushes and closes.
+
+        Safe to call twice.
+        """
         with self._lock:
             if self._closed:
                 return
-            self._flush_batch_losses_locked()
-            self._closed = True
-            if self._events is not None:
-                self._events.close()
+            try:
+                if self.images and self._last_frame is not None:
+                    self._write_image_locked()
+                self._flush_batch_losses_locked()
+            finally:
+                self._closed = True
+                if self._events is not None:
+                    self._events.close()
+
+    def reopen(self):
+        """Continues a closed writer in a new event file of the same run.
+
+        Steps go on from where they were (they must still increase).
+        """
+        with self._lock:
+            if self._closed:
+                self._closed = False
+                self._events = None
 
     def __enter__(self):
         return self
@@ -266,26 +478,44 @@ class FitVizWriter:
         return False
 
 
-def _now():
-    import time
-
-    return time.time()
-
-
-def _tensor_value(tag, array, settings=None):
-    return summary_pb2.Summary.Value(
-        tag=tag, metadata=fmt.plugin_metadata(settings), tensor=fmt.array_tensor(array)
+def _check_images(images):
+    if images is False or images is None:
+        return False
+    if images == "epoch":
+        return "epoch"
+    if isinstance(images, numbers.Integral) and not isinstance(images, bool) and images >= 1:
+        return int(images)
+    raise ValueError(
+        f"images: expected 'epoch', a positive int (every n recorded frames) or False, "
+        f"got {images!r}"
     )
 
 
-def _scalar_value(tag, value):
-    return summary_pb2.Summary.Value(
-        tag=tag, metadata=fmt.scalar_metadata(), tensor=fmt.scalar_tensor(value)
-    )
+def _resolve_band(band, loss, loss_name):
+    if band == "auto":
+        if loss == "absolute":
+            return "raw"
+        if callable(loss):
+            return None
+        return "sqrt"
+    if band not in ("sqrt", "raw", None):
+        raise ValueError(f"band: expected 'auto', 'sqrt', 'raw' or None, got {band!r}")
+    return band
 
 
-def _as_prediction(values, length, name):
-    array = np.asarray(values, dtype=np.float64)
+def _as_epoch(epoch):
+    if epoch is None:
+        return math.nan
+    if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real):
+        raise TypeError(f"epoch: expected an int, got {type(epoch).__name__}")
+    return float(epoch)
+
+
+def _as_values(values, length, name):
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected numbers, got {type(values).__name__}") from None
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.shape != (length,):
@@ -296,9 +526,16 @@ def _as_prediction(values, length, name):
 
 
 def _check_writable(log_dir):
+    if not log_dir:
+        raise ValueError("log_dir: expected a directory path, got an empty string")
+    if os.path.exists(log_dir) and not os.path.isdir(log_dir):
+        raise ValueError(f"log_dir: {log_dir!r} exists and is not a directory")
     try:
         os.makedirs(log_dir, exist_ok=True)
     except OSError as error:
         raise ValueError(f"log_dir: cannot create {log_dir!r}: {error.strerror}") from None
-    if not os.access(log_dir, os.W_OK | os.X_OK):
-        raise ValueError(f"log_dir: {log_dir!r} is not writable")
+    try:  # os.access says yes to root even on read-only mounts: try it.
+        with tempfile.TemporaryFile(dir=log_dir):
+            pass
+    except OSError as error:
+        raise ValueError(f"log_dir: {log_dir!r} is not writable: {error.strerror}") from None
