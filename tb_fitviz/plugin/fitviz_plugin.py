@@ -7,6 +7,7 @@ frontend folder, from a whitelist). Every answer goes through
 runs and files `NotFoundError` (404), both as plain text naming the parameter.
 """
 
+import json
 import math
 import os
 import re
@@ -105,7 +106,7 @@ class FitVizPlugin(base_plugin.TBPlugin):
 
     @wrappers.Request.application
     def _serve_runs(self, request):
-        return http_util.Respond(request, self._reader(request).runs(), "application/json")
+        return _respond_json(request, self._reader(request).runs())
 
     @wrappers.Request.application
     def _serve_static(self, request):
@@ -125,7 +126,7 @@ class FitVizPlugin(base_plugin.TBPlugin):
             "scatter": points("scatter"),
             "validation": points("validation"),
         }
-        return http_util.Respond(request, body, "application/json")
+        return _respond_json(request, body)
 
     @wrappers.Request.application
     def _serve_frames(self, request):
@@ -151,7 +152,7 @@ class FitVizPlugin(base_plugin.TBPlugin):
             name: {"steps": [int(s) for s in steps.tolist()], "values": _json_list(values)}
             for name, (steps, values) in series.items()
         }
-        return http_util.Respond(request, body, "application/json")
+        return _respond_json(request, body)
 
     @wrappers.Request.application
     def _serve_file(self, request):
@@ -172,6 +173,13 @@ class FitVizPlugin(base_plugin.TBPlugin):
         except OSError:
             raise errors.NotFoundError(f"no such FitViz file: {name[:200]!r}") from None
         return http_util.Respond(request, content, _STATIC_TYPES[location.suffix])
+
+
+def _respond_json(request, body):
+    # Serialized here (non-finite floats are None already): TensorBoard's own
+    # JSON cleansing walks every element and costs more than the dump itself.
+    text = json.dumps(body, allow_nan=False, separators=(",", ":"))
+    return http_util.Respond(request, text, "application/json")
 
 
 # -- parameters ------------------------------------------------------------------
