@@ -232,15 +232,14 @@ class FitVizReader:
         has no FitViz data or unreadable metadata."""
         _check_run_name(run)
         series = self._list_fitviz([run], tags).get(run, {})
+        checked = series
         if not series and tuple(tags) != fmt.PLUGIN_TAGS:
-            if not self._list_fitviz([run]).get(run):
-                series = None
-        elif not series:
-            series = None
-        if series is None:
+            # None of these tags (yet): is it a FitViz run at all, and a readable one?
+            checked = self._list_fitviz([run]).get(run, {})
+        if not checked:
             raise errors.NotFoundError(f"run: no FitViz data for run {run!r}")
         try:
-            for time_series in series.values():
+            for time_series in checked.values():
                 fmt.decode_content(time_series.plugin_content)
         except ValueError as error:
             raise errors.NotFoundError(f"run {run!r}: {error}") from None
