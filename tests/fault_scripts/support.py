@@ -62,7 +62,8 @@ def start_training(logdir, *args, env=None):
 
 
 def stderr_text(process):
-    process.stderr_file.flush()
+    if not process.stderr_file.closed:
+        process.stderr_file.flush()
     with open(process.stderr_path, "rb") as handle:
         return handle.read().decode("utf-8", "replace")
 
