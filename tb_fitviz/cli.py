@@ -68,6 +68,9 @@ def build_parser():
     export.add_argument("--band", choices=("sqrt", "raw", "none"), default="sqrt",
                         help="loss band: +/- sqrt of the smoothed loss (units of y, default), "
                         "+/- the raw smoothed loss, or none")
+    export.add_argument("-j", "--jobs", type=int, default=None,
+                        help="processes drawing frames (default: one per CPU, at most "
+                        f"{ex.MAX_AUTO_JOBS}, fewer for short runs)")
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     runs = commands.add_parser("runs", help="list the FitViz runs of a log directory")
@@ -117,6 +120,7 @@ def _export(parser, args):
             args.logdir, args.run, args.output, fps=args.fps, start=args.start, stop=args.stop,
             stride=args.stride, size=(width, height), dpi=args.dpi, smoothing=args.smoothing,
             band=None if args.band == "none" else args.band, progress=not args.quiet,
+            jobs=args.jobs,
         )
     except ex.ExportError as error:
         parser.exit(2, f"tb-fitviz export: error: {error}\n")
@@ -128,7 +132,8 @@ def _export(parser, args):
         f"wrote {result.path} ({result.frames} frames, steps {result.steps[0]} to "
         f"{result.steps[-1]}, {result.size[0]}x{result.size[1]}, {result.fps:g} fps, "
         f"{_size_text(result.path.stat().st_size)}) in {result.seconds:.1f} s "
-        f"({result.frames_per_second:.1f} frames/s)"
+        f"({result.frames_per_second:.1f} frames/s, {result.jobs} drawing "
+        f"process{'es' if result.jobs > 1 else ''})"
     )
     return 0
 

@@ -31,6 +31,8 @@ MIN_SIDE = 100
 MAX_SIDE = 8192
 # Frames read from the logdir at a time (bounds memory on long runs).
 READ_CHUNK = 256
+# Default drawing processes at most (each costs one Matplotlib start-up).
+MAX_AUTO_JOBS = 8
 
 
 class ExportError(ValueError):
@@ -55,6 +57,7 @@ class ExportResult:
     size: tuple
     fps: float
     seconds: float
+    jobs: int = 1
 
     @property
     def frames_per_second(self):
@@ -140,7 +143,7 @@ def _check_int(argument, value, minimum=None, maximum=None):
 
 def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1,
            size=DEFAULT_SIZE, dpi=DEFAULT_DPI, smoothing=DEFAULT_SMOOTHING, band="sqrt",
-           progress=True, stream=None, reader=None):
+           progress=True, stream=None, reader=None, jobs=None):
     """Writes the frames of one FitViz run as an animated GIF or an MP4 video.
 
     Args:
@@ -162,6 +165,8 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
         stream: Where the progress bar goes; default sys.stderr.
         reader: A `tb_fitviz.plugin.reading.FitVizReader` already loaded
             (default: one over `logdir`).
+        jobs: Processes drawing frames (Matplotlib is the slow part). Default:
+            one per CPU (at most 8), fewer for short runs; 1 draws here.
 
     Returns:
         An `ExportResult` (path, frame count, steps, size, fps, seconds).
@@ -185,6 +190,8 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
     _check_int("--smoothing", smoothing, minimum=1)
     if smoothing % 2 == 0:
         raise ExportError("--smoothing", f"expected an odd window (1, 3, 5, ...), got {smoothing}")
+    if jobs is not None:
+        _check_int("--jobs", jobs, minimum=1, maximum=256)
 
     if reader is None:
         if not os.path.isdir(logdir):
@@ -196,28 +203,35 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
     steps = _selected_steps(listing, run, start, stop, stride)
 
     static = reader.static(run)
-    settings = static.get("settings") or listing.get("settings") or {}
-    scalars = reader.scalars(run)
-    figure = _make_figure(static, settings, run, (width, height), dpi, smoothing, band)
-    history = _History(scalars, listing.get("epoch_ends") or [])
+    spec = {
+        "static": static,
+        "settings": static.get("settings") or listing.get("settings") or {},
+        "run": run,
+        "size": (width, height),
+        "dpi": dpi,
+        "smoothing": smoothing,
+        "band": band,
+        "scalars": reader.scalars(run),
+        "epoch_ends": listing.get("epoch_ends") or [],
+    }
+    jobs = _resolve_jobs(jobs, len(steps))
 
     encoder = _GifEncoder if suffix == ".gif" else _Mp4Encoder
     temporary = output.with_name(f".{output.stem}.{os.getpid()}.partial{suffix}")
     bar = _ProgressBar(len(steps), f"{output.name}", stream=stream, enabled=progress)
     written = 0
     try:
-        with encoder(temporary, (width, height), fps) as sink:
-            for frames in _read_frames(reader, run, steps, stop, stride):
-                for index in range(len(frames.steps)):
-                    step = int(frames.steps[index])
-                    if written == 0 and suffix == ".gif":
-                        # One palette for the whole GIF, from the first and the last frame.
-                        sink.set_palette(
-                            _palette_source(figure, history, frames, index, reader, run, steps))
-                    _draw(figure, history, step, frames.values[index], frames.info[index])
-                    sink.write(_exact_size(figure.rgb(), width, height))
-                    written += 1
-                    bar.update(written)
+        with _Drawing(spec, jobs) as drawing, encoder(temporary, (width, height), fps) as sink:
+            if suffix == ".gif":
+                # One palette for the whole GIF, from the first and the last frame.
+                sink.set_palette(np.concatenate([
+                    drawing.one(_first_task(reader, run, steps[0])),
+                    drawing.one(_first_task(reader, run, steps[-1])),
+                ]))
+            for rgb in drawing.all(_tasks(reader, run, steps, stop, stride)):
+                sink.write(rgb)
+                written += 1
+                bar.update(written)
         if written != len(steps):
             raise RuntimeError(
                 f"read {written} frames of run {run!r}, expected {len(steps)}: "
@@ -228,7 +242,19 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
         if temporary.exists():
             temporary.unlink()
     return ExportResult(path=output, frames=written, steps=steps, size=(width, height), fps=fps,
-                        seconds=time.perf_counter() - began)
+                        seconds=time.perf_counter() - began, jobs=jobs)
+
+
+def _resolve_jobs(jobs, frames):
+    """Drawing processes: as asked, or by default one per CPU, each with 16 frames or more."""
+    if jobs is None:
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # macOS, Windows
+            cpus = os.cpu_count() or 1
+        return max(1, min(cpus, MAX_AUTO_JOBS, frames // 16))
+    _check_int("--jobs", jobs, minimum=1, maximum=256)
+    return int(jobs)
 
 
 def _find_run(reader, run, logdir):
@@ -262,8 +288,8 @@ def _selected_steps(listing, run, start, stop, stride):
     return in_range[::stride]
 
 
-def _read_frames(reader, run, steps, stop, stride):
-    """Yields Frames chunks holding exactly `steps`, READ_CHUNK frames at a time.
+def _tasks(reader, run, steps, stop, stride):
+    """(step, values [2, N], info [4]) of exactly `steps`, read READ_CHUNK frames at a time.
 
     Each chunk restarts at the next selected step: from a selected frame, every
     `stride`-th frame continues the same selection.
@@ -280,17 +306,94 @@ def _read_frames(reader, run, steps, stop, stride):
             raise RuntimeError(
                 f"run {run!r}: read steps {got[:3]}... where {steps[position:position + 3]}... "
                 "were listed; the event files changed while exporting?")
-        if count < len(frames.steps):
-            frames = _Slice(frames, count)
-        yield frames
+        for index in range(count):
+            yield got[index], frames.values[index], frames.info[index]
         position += count
 
 
-class _Slice:
-    def __init__(self, frames, count):
-        self.steps = frames.steps[:count]
-        self.info = frames.info[:count]
-        self.values = frames.values[:count]
+def _first_task(reader, run, step):
+    frames = reader.frames(run, start=step, stop=step + 1, limit=1)
+    return int(frames.steps[0]), frames.values[0], frames.info[0]
+
+
+class _Renderer:
+    """Draws frames of one run with FitFigure, at exactly the size asked."""
+
+    def __init__(self, spec):
+        self.size = spec["size"]
+        self.figure = _make_figure(spec["static"], spec["settings"], spec["run"], spec["size"],
+                                   spec["dpi"], spec["smoothing"], spec["band"])
+        self.history = _History(spec["scalars"], spec["epoch_ends"])
+
+    def render(self, task):
+        step, values, info = task
+        _draw(self.figure, self.history, step, values, info)
+        return _exact_size(self.figure.rgb(), *self.size)
+
+
+_worker_renderer = None
+
+
+def _start_worker(spec):
+    global _worker_renderer
+    _worker_renderer = _Renderer(spec)
+
+
+def _render_in_worker(task):
+    return _worker_renderer.render(task)
+
+
+class _Drawing:
+    """Frames drawn in order, in this process (jobs=1) or in `jobs` worker processes.
+
+    Matplotlib's Agg drawing is nearly all of an export's time and holds the
+    GIL, so more CPUs need more processes. Workers are started with "spawn"
+    (no fork of a process that may hold TensorFlow's threads); at most
+    2 x jobs frames are in flight, so memory stays flat.
+    """
+
+    def __init__(self, spec, jobs):
+        self.spec = spec
+        self.jobs = jobs
+        self._renderer = None
+        self._pool = None
+
+    def __enter__(self):
+        if self.jobs == 1:
+            self._renderer = _Renderer(self.spec)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker, initargs=(self.spec,))
+        return self
+
+    def one(self, task):
+        if self._pool is None:
+            return self._renderer.render(task)
+        return self._pool.submit(_render_in_worker, task).result()
+
+    def all(self, tasks):
+        if self._pool is None:
+            for task in tasks:
+                yield self._renderer.render(task)
+            return
+        import collections
+
+        pending = collections.deque()
+        for task in tasks:
+            pending.append(self._pool.submit(_render_in_worker, task))
+            if len(pending) >= 2 * self.jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def __exit__(self, kind, error, trace):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        return False
 
 
 def _make_figure(static, settings, run, size, dpi, smoothing, band):
@@ -341,15 +444,6 @@ def _draw(figure, history, step, values, info):
         epoch=int(epoch) if math.isfinite(epoch) else None,
         sample_loss=sample_loss, batch_loss=batch_loss, epoch_ends=epoch_ends,
     )
-
-
-def _palette_source(figure, history, frames, index, reader, run, steps):
-    """The first frame and the last one side by side: every colour the animation uses."""
-    last = reader.frames(run, start=steps[-1], stop=steps[-1] + 1, stride=1, limit=1)
-    _draw(figure, history, int(last.steps[0]), last.values[0], last.info[0])
-    last_image = figure.rgb()
-    _draw(figure, history, int(frames.steps[index]), frames.values[index], frames.info[index])
-    return np.concatenate([figure.rgb(), last_image], axis=0)
 
 
 def _exact_size(rgb, width, height):

@@ -143,6 +143,19 @@ def test_range_and_stride_choose_the_frames(logdir, reader, tmp_path):
     assert len(_gif_frames(output)[0]) == len(expected)
 
 
+def test_drawing_processes_give_the_same_frames_in_order(logdir, reader, tmp_path):
+    one = ex.export(logdir, "line", tmp_path / "one.gif", size=SIZE, jobs=1, progress=False,
+                    reader=reader)
+    two = ex.export(logdir, "line", tmp_path / "two.gif", size=SIZE, jobs=2, progress=False,
+                    reader=reader)
+    assert (one.jobs, two.jobs) == (1, 2)
+    frames_one, _ = _gif_frames(tmp_path / "one.gif")
+    frames_two, _ = _gif_frames(tmp_path / "two.gif")
+    assert len(frames_one) == len(frames_two) == len(STEPS)
+    for index, (a, b) in enumerate(zip(frames_one, frames_two)):
+        assert np.array_equal(a, b), f"frame {index} differs"
+
+
 def test_progress_bar_counts_every_frame(logdir, reader, tmp_path, capsys):
     import io
 
@@ -170,6 +183,7 @@ def test_progress_bar_counts_every_frame(logdir, reader, tmp_path, capsys):
         ({"output": "fit.mp4", "size": (321, 200)}, "--size", ["even"]),
         ({"size": (50, 200)}, "--width", [">= 100"]),
         ({"smoothing": 4}, "--smoothing", ["odd"]),
+        ({"jobs": 0}, "--jobs", [">= 1"]),
     ],
 )
 def test_bad_requests_name_the_argument(logdir, reader, tmp_path, arguments, argument, words):
