@@ -538,3 +538,46 @@ def test_a_keras_fit_recorded_by_the_callback_is_served(tmp_path):
     scalars = get_json(app, "scalars?run=keras-sgd")
     assert scalars["batch_loss"]["steps"] == list(range(1, 17))
     assert scalars["epoch_loss"]["steps"] == [8, 16]
+
+
+class _MessageTooBig(Exception):
+    """What grpc raises when an answer exceeds the channel's message limit."""
+
+    def code(self):
+        return type("StatusCode", (), {"name": "RESOURCE_EXHAUSTED"})()
+
+
+class _MessageCappedProvider:
+    """A real data provider whose frame answers are limited like the Rust data
+    server's gRPC messages (a boundary we cannot cheaply reach for real: 256 MiB)."""
+
+    def __init__(self, inner, max_frames):
+        self._inner = inner
+        self._max_frames = max_frames
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def read_tensors(self, ctx=None, *, experiment_id, plugin_name, downsample,
+                     run_tag_filter=None):
+        if fmt.TAG_FRAME in (run_tag_filter.tags or ()) and downsample > self._max_frames:
+            raise _MessageTooBig()
+        return self._inner.read_tensors(ctx, experiment_id=experiment_id,
+                                        plugin_name=plugin_name, downsample=downsample,
+                                        run_tag_filter=run_tag_filter)
+
+
+def test_frames_too_big_for_one_answer_are_served_downsampled(logdir, monkeypatch, caplog):
+    from tensorboard import context
+
+    _, ingester = make_app(logdir[0])
+    frame_bytes = 4 * 2 * 64 + reading._POINT_OVERHEAD_BYTES
+    monkeypatch.setattr(reading, "_FITTING_MESSAGE_BYTES", 30 * frame_bytes)
+    capped = _MessageCappedProvider(ingester.data_provider, max_frames=30)
+    reader = reading.FitVizReader(capped, context.RequestContext(), "")
+    with caplog.at_level(logging.WARNING):
+        frames = reader.frames("alpha")
+    assert len(frames) == 30
+    assert frames.steps[-1] == ALPHA_STEPS[-1]  # the last frame is kept
+    assert set(frames.steps.tolist()) <= set(ALPHA_STEPS)
+    assert any("--load_fast=false" in r.getMessage() for r in caplog.records)

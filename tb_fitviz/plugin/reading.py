@@ -17,6 +17,7 @@ import threading
 import numpy as np
 from tensorboard import errors
 from tensorboard.data import provider
+from tensorboard.util import tb_logging
 
 from tb_fitviz import summary_format as fmt
 
@@ -24,11 +25,18 @@ from tb_fitviz import summary_format as fmt
 # steps strictly increase, so `max_step + 1` bounds the count, capped here.
 _MAX_DOWNSAMPLE = 10_000_000
 
+# Below the Rust data server's 256 MiB gRPC answer limit, with room for the
+# per-point framing (step, wall time, tensor header).
+_FITTING_MESSAGE_BYTES = 224 * 1024 * 1024
+_POINT_OVERHEAD_BYTES = 64
+
 # Default and largest `limit` of `frames`: as many frames as fit in 32 MiB of values.
 MAX_FRAME_VALUE_BYTES = 32 * 1024 * 1024
 
 # Decoded arrays kept in memory across requests, least recently used dropped first.
 DEFAULT_CACHE_BYTES = 2 * 1024 * 1024 * 1024
+
+logger = tb_logging.get_logger()
 
 CHANNELS = 2  # per frame: predictions, per-point losses
 
@@ -245,6 +253,15 @@ class FitVizReader:
             raise errors.NotFoundError(f"run {run!r}: {error}") from None
         return series
 
+    def _frame_bytes_hint(self, run):
+        try:
+            sample_size = self._settings_of(run).get("sample_size")
+        except errors.NotFoundError:
+            return None
+        if isinstance(sample_size, bool) or not isinstance(sample_size, int):
+            return None
+        return 4 * CHANNELS * sample_size
+
     def _settings_of(self, run):
         series = self._series(run, (fmt.TAG_SAMPLE,))
         try:
@@ -280,15 +297,36 @@ class FitVizReader:
 
         return self._cache.get((self._experiment_id, run, "index"), stamp, load)
 
-    def _read_tensors(self, run, tag, series):
+    def _read_tensors(self, run, tag, series, point_bytes=None):
+        """Every point of one tag of one run.
+
+        Args:
+            point_bytes: Size of one point, if known. When the answer is too big
+                for one message (the Rust data server's gRPC limit, 256 MiB), the
+                tag is read again downsampled to what fits; TensorBoard's
+                downsampling keeps the last point.
+        """
         if tag not in series:
             return []
-        downsample = min(_MAX_DOWNSAMPLE, int(series[tag].max_step) + 1)
+        downsample = max(1, min(_MAX_DOWNSAMPLE, int(series[tag].max_step) + 1))
+        try:
+            return self._read_tensors_once(run, tag, downsample)
+        except Exception as error:  # grpc.RpcError; grpc is absent on the Python path
+            if not point_bytes or not _is_resource_exhausted(error):
+                raise
+        fitting = max(1, _FITTING_MESSAGE_BYTES // (point_bytes + _POINT_OVERHEAD_BYTES))
+        logger.warning(
+            "FitViz: run %r: %s is too big for one data server answer; serving %d of "
+            "its points (evenly downsampled, last kept). Start TensorBoard with "
+            "--load_fast=false to serve every frame.", run, tag, fitting)
+        return self._read_tensors_once(run, tag, min(fitting, downsample))
+
+    def _read_tensors_once(self, run, tag, downsample):
         result = self._provider.read_tensors(
             self._ctx,
             experiment_id=self._experiment_id,
             plugin_name=fmt.PLUGIN_NAME,
-            downsample=max(downsample, 1),
+            downsample=downsample,
             run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
         )
         return result.get(run, {}).get(tag, [])
@@ -374,7 +412,8 @@ class FitVizReader:
 
         def load():
             index = self._index(run, series)
-            data = self._read_tensors(run, fmt.TAG_FRAME, series)
+            data = self._read_tensors(run, fmt.TAG_FRAME, series,
+                                      point_bytes=self._frame_bytes_hint(run))
             if data:
                 sample_size = int(np.shape(data[0].numpy)[-1])
             else:
@@ -540,6 +579,14 @@ def _stamp(series, tags):
         (tag, series[tag].max_step, series[tag].max_wall_time) if tag in series else (tag,)
         for tag in tags
     )
+
+
+def _is_resource_exhausted(error):
+    code = getattr(error, "code", None)
+    try:
+        return callable(code) and getattr(code(), "name", "") == "RESOURCE_EXHAUSTED"
+    except Exception:  # noqa: BLE001 - anything odd: not the error we handle
+        return False
 
 
 def _error_summary(run, error):
