@@ -1,0 +1,61 @@
+// The plugin's HTTP routes (see the HTTP contract). Relative to this module's URL, so they also
+// work behind TensorBoard's --path_prefix and under an experiment path.
+
+import {decodeFrames} from './decode.js';
+
+const BASE = new URL('./', import.meta.url);
+
+function url(path, params) {
+  const u = new URL(path, BASE);
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value !== undefined && value !== null) u.searchParams.set(key, String(value));
+  }
+  return u.href;
+}
+
+async function check(response, what) {
+  if (!response.ok) {
+    let detail = '';
+    try {
+      detail = (await response.text()).slice(0, 300);
+    } catch {
+      // the status alone is the message then
+    }
+    throw new Error(`${what}: HTTP ${response.status}${detail ? ` (${detail.trim()})` : ''}`);
+  }
+  return response;
+}
+
+async function getJSON(path, params) {
+  const response = await check(await fetch(url(path, params), {cache: 'no-store'}), path);
+  return response.json();
+}
+
+/** GET runs: every run with FitViz data, sorted by name. */
+export function fetchRuns() {
+  return getJSON('runs');
+}
+
+/** GET static: sample, scatter and validation points of a run. */
+export function fetchStatic(run) {
+  return getJSON('static', {run});
+}
+
+/** GET scalars: loss histories of a run (nulls for non-finite values). */
+export function fetchScalars(run) {
+  return getJSON('scalars', {run});
+}
+
+/** GET frames: the binary frames of steps [start, stop), decoded. */
+export async function fetchFrames(run, start, stop, limit) {
+  const params = {run, start: Math.max(0, Math.floor(start))};
+  if (Number.isFinite(stop)) params.stop = Math.ceil(stop);
+  if (limit) params.limit = limit;
+  const response = await check(await fetch(url('frames', params), {cache: 'no-store'}), 'frames');
+  return decodeFrames(await response.arrayBuffer());
+}
+
+/** The URL of a file of the frontend (e.g. the style sheet). */
+export function assetURL(name) {
+  return url(name);
+}
