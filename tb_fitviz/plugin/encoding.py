@@ -56,18 +56,16 @@ def encode_frames(steps, info, values):
             f"steps, info: expected shapes [{count}] and [{count}, {INFO_FIELDS}], "
             f"got {list(steps.shape)} and {list(info.shape)}"
         )
-    body = bytearray(encoded_size(count, sample_size, channels))
-    HEADER.pack_into(body, 0, MAGIC, count, sample_size, channels)
-    # One copy of each block straight into the body (no intermediate bytes objects).
-    offset = HEADER.size
-    np.frombuffer(body, dtype="<f8", count=count, offset=offset)[:] = steps
-    offset += 8 * count
-    np.frombuffer(body, dtype="<f8", count=count * INFO_FIELDS, offset=offset).reshape(
-        count, INFO_FIELDS)[:] = info
-    offset += 8 * count * INFO_FIELDS
-    np.frombuffer(body, dtype="<f4", count=values.size, offset=offset).reshape(
-        values.shape)[:] = values
-    return bytes(body)
+    parts = [
+        HEADER.pack(MAGIC, count, sample_size, channels),
+        np.ascontiguousarray(steps, dtype="<f8"),
+        np.ascontiguousarray(info, dtype="<f8"),
+        # A contiguous float32 block (the usual case: a range of cached frames) is
+        # a view here; `join` then copies it once, straight into the body.
+        np.ascontiguousarray(values, dtype="<f4"),
+    ]
+    return b"".join(part if isinstance(part, bytes) else part.reshape(-1).view(np.uint8)
+                    for part in parts)
 
 
 def decode_frames(body):
