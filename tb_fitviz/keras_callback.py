@@ -74,9 +74,11 @@ class FitVizCallback:
             (y_true, y_pred) -> one value per point (run on NumPy arrays).
         images: Figures for the Images tab: "epoch" (default: one per epoch
             end, plus the last frame), an int n (every n-th recorded frame),
-            or False.
+            or False. Drawn in a background thread; with the default time
+            cap, a figure still waiting when the next one is due is dropped
+            (never the last one).
         max_overhead: Time cap on recording as a fraction of training time:
-            a scheduled frame (or epoch figure) is skipped while the time
+            a scheduled frame is skipped while the time
             spent recording exceeds this fraction of the time spent training
             so far. "auto" (default): 0.05 with the default schedule, None
             (no cap: the schedule is honoured exactly) when `every` is given.
@@ -123,6 +125,8 @@ class FitVizCallback:
             framework=self._flavour or "keras", schedule_description=description)
         if hasattr(schedule, "set_scale"):
             schedule.set_scale(self.writer.y_sample)
+        # With a time cap, a figure not yet started when the next is due is dropped.
+        self.writer.drop_stale_images = self.max_overhead is not None
         self._loss_option = loss
         self._finalizer = weakref.finalize(self, self.writer.close)
         self.step = 0
@@ -136,7 +140,8 @@ class FitVizCallback:
         self._fit_started = None
         self._fit_first_step = 0
         self._batches_in_epoch = 0
-        self._tracker_previous = (0.0, 0.0)
+        self._tracker_previous, self._tracker_k = (0.0, 0.0), 0
+        self._batch_size = None
         self._mean_previous = (0, 0.0)
         self.frames_skipped = 0
 
@@ -173,6 +178,8 @@ class FitVizCallback:
         self._active = is_chief(model)
         if not self._active:
             return
+        if self.writer.closed:  # fit again after close(): batch losses need an open file too
+            self._reopen()
         if self._forward is None:
             self._forward = self._build_forward(model)
         params = getattr(self, "params", None) or {}
@@ -183,6 +190,7 @@ class FitVizCallback:
             self.schedule.start(None)
         if self.writer.last_step is None or self.writer.last_step < self.step:
             self._record_frame()
+        self.writer.prepare_images()
         self._fit_first_step = self.step + 1
         self._seconds_recording = 0.0
         self._fit_started = time.perf_counter()
@@ -192,7 +200,7 @@ class FitVizCallback:
             return
         self._epoch += 1
         self._batches_in_epoch = 0
-        self._tracker_previous = (0.0, 0.0)
+        self._tracker_previous, self._tracker_k = (0.0, 0.0), 0  # Keras resets it per epoch
         self._mean_previous = (0, 0.0)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -228,11 +236,9 @@ class FitVizCallback:
             return
         started = time.perf_counter()
         logs = logs or {}
-        image = False
-        if self.writer.images == "epoch":
-            image = not self._over_budget(started)
-            if image and self.writer.last_step < self.step:
-                self._record_frame()
+        image = self.writer.images == "epoch"
+        if image and self.writer.last_step < self.step:
+            self._record_frame()
         self.writer.record_epoch(self.step, self._epoch, _number(logs.get("loss")),
                                  _number(logs.get("val_loss")), image=image)
         self._seconds_recording += time.perf_counter() - started
@@ -352,26 +358,51 @@ class FitVizCallback:
         return None  # a user callable: run on NumPy by the writer
 
     def _batch_loss(self, logs):
+        """This batch's own loss, from Keras' running mean over the epoch.
+
+        Keras' `logs["loss"]` is the mean over the epoch so far, weighted by
+        batch size. Within an epoch every batch but the last has the same
+        size B, so loss_k = k * mean_k - (k - 1) * mean_{k-1} is exact there
+        and costs nothing. At the first batch of an epoch (to learn B), at
+        the last (often shorter) one, and at every batch when the epoch length
+        is unknown, the loss tracker's running sum and sample count are read
+        (two small device reads, ~0.1 ms each), which is exact whatever the
+        sizes.
+        """
+        k = self._batches_in_epoch
+        steps = (getattr(self, "params", None) or {}).get("steps")
+        mean = _number((logs or {}).get("loss"))
+        previous_k, previous_mean = self._mean_previous
+        if mean is not None:
+            self._mean_previous = (k, mean)
+        if steps is None or k >= steps or previous_k == 0 or mean is None:
+            state = self._read_tracker()
+            if state is not None:
+                total, count = state
+                base = None
+                if self._tracker_k == previous_k:
+                    base = self._tracker_previous
+                elif self._batch_size and mean is not None:
+                    base_count = previous_k * self._batch_size
+                    base = (base_count * previous_mean, base_count)
+                if previous_k == 0 and k:
+                    self._batch_size = count / k
+                self._tracker_previous, self._tracker_k = (total, count), k
+                if base is not None and count > base[1]:
+                    return (total - base[0]) / (count - base[1])
+        if mean is None:
+            return None
+        if previous_k == 0:
+            return mean
+        return (k * mean - previous_k * previous_mean) / max(k - previous_k, 1)
+
+    def _read_tracker(self):
         tracker = self._loss_tracker
         if tracker is None:
             tracker = self._loss_tracker = _find_loss_tracker(self.model)
-        if tracker is not None:
-            total = float(np.asarray(tracker.total))
-            count = float(np.asarray(tracker.count))
-            previous_total, previous_count = self._tracker_previous
-            if count < previous_count:  # reset we did not see
-                previous_total, previous_count = 0.0, 0.0
-            self._tracker_previous = (total, count)
-            if count > previous_count:
-                return (total - previous_total) / (count - previous_count)
-        mean = _number((logs or {}).get("loss"))
-        if mean is None:
+        if tracker is None:
             return None
-        k = self._batches_in_epoch
-        previous_k, previous_mean = self._mean_previous
-        self._mean_previous = (k, mean)
-        # Equal batch sizes assumed: exact except for a short last batch.
-        return (k * mean - previous_k * previous_mean) / max(k - previous_k, 1)
+        return float(tracker.total.numpy()), float(tracker.count.numpy())
 
 
 # -- Keras flavours ----------------------------------------------------------------

@@ -63,6 +63,9 @@ class FitVizWriter:
             losses, the loss itself for "absolute", none for a callable),
             "sqrt", "raw" or None.
         x_label, y_label, title: Optional names shown on the axes.
+        background_images: Draw figures in a background thread (default), so
+            the training loop does not wait for Matplotlib; `close()` waits
+            for them.
 
     Example:
 
@@ -105,6 +108,7 @@ class FitVizWriter:
         title=None,
         framework="numpy",
         schedule_description=None,
+        background_images=True,
     ):
         if isinstance(log_dir, bytes) or not isinstance(log_dir, (str, os.PathLike)):
             raise TypeError(f"log_dir: expected a path (str), got {type(log_dir).__name__}")
@@ -179,6 +183,12 @@ class FitVizWriter:
         self._imaged_step = None
         self._frames_since_image = 0
         self._figure = None
+        self._worker = None
+        self._events_closed = False
+        self._background_images = bool(background_images)
+        # True: a figure still waiting when the next is queued is dropped (never the last).
+        self.drop_stale_images = False
+        self.images_written = 0
         self.image_seconds = 0.0
 
     # -- scheduling ---------------------------------------------------------
@@ -312,7 +322,7 @@ class FitVizWriter:
             self._sample_loss_history[0].append(step)
             self._sample_loss_history[1].append(sample_loss)
             self._last_frame = (step, epoch, y_pred, losses)
-            if image or (image is None and isinstance(self.images, int)
+            if image or (image is None and self.images is not False and isinstance(self.images, int)
                          and self._frames_since_image >= self.images):
                 self._write_image_locked()
             self._events.flush()
@@ -370,28 +380,63 @@ class FitVizWriter:
             self._writer().flush()
 
     def write_image(self):
-        """Draws the figure of the last recorded frame into the Images tab now."""
+        """Draws the figure of the last recorded frame into the Images tab."""
         with self._lock:
             self._write_image_locked()
-            self._writer().flush()
+
+    def prepare_images(self):
+        """Makes the figure and renders it once, in the background, before it is needed.
+
+        Importing Matplotlib and the first render (fonts) take a fraction of a
+        second; this moves that cost out of the training loop.
+        """
+        if self.images and self._background_images and self._figure is None:
+            self._image_worker().put(_WARM_UP)
 
     def _write_image_locked(self):
         if self._last_frame is None or self._imaged_step == self._last_frame[0]:
             return
-        started = time.perf_counter()
         step, epoch, y_pred, losses = self._last_frame
-        figure = self.figure()
-        figure.draw(step, y_pred, losses, epoch=epoch,
-                    sample_loss=self._sample_loss_history,
-                    batch_loss=self._batch_loss_history,
-                    epoch_ends=self._epoch_ends)
-        png = figure.png()
-        width, height = figure.size
-        self._emit(step, [self._value(fmt.TAG_FIGURE, fmt.image_metadata,
-                                      fmt.image_tensor(width, height, png))])
+        job = (step, epoch, y_pred, losses,
+               (np.array(self._sample_loss_history[0]), np.array(self._sample_loss_history[1])),
+               (np.array(self._batch_loss_history[0]), np.array(self._batch_loss_history[1])),
+               list(self._epoch_ends))
         self._imaged_step = step
         self._frames_since_image = 0
+        if self._background_images:
+            self._image_worker().put(job)
+        else:
+            self._draw_image(job)
+
+    def _image_worker(self):
+        if self._worker is None:
+            self._worker = _ImageWorker(self._draw_image, self.drop_stale_images)
+        return self._worker
+
+    def _draw_image(self, job):
+        """Renders one figure (outside the lock: slow) and writes it (inside)."""
+        started = time.perf_counter()
+        figure = self.figure()
+        if job is _WARM_UP:
+            figure.png()
+            return
+        step, epoch, y_pred, losses, sample_loss, batch_loss, epoch_ends = job
+        figure.draw(step, y_pred, losses, epoch=epoch, sample_loss=sample_loss,
+                    batch_loss=batch_loss, epoch_ends=epoch_ends)
+        png = figure.png()
+        width, height = figure.size
+        with self._lock:
+            if self._events is not None and not self._events_closed:
+                self._emit(step, [self._value(fmt.TAG_FIGURE, fmt.image_metadata,
+                                              fmt.image_tensor(width, height, png))])
+                self._events.flush()
+                self.images_written += 1
         self.image_seconds += time.perf_counter() - started
+
+    def wait_for_images(self):
+        """Blocks until every figure queued so far is written."""
+        if self._worker is not None:
+            self._worker.join()
 
     def figure(self):
         """The `tb_fitviz.figure.FitFigure` used for images (made on first use)."""
@@ -446,19 +491,24 @@ class FitVizWriter:
     def close(self):
         """Draws the last frame's figure (if images are on), flushes and closes.
 
-        Safe to call twice.
+        Waits for figures being drawn in the background. Safe to call twice.
         """
         with self._lock:
             if self._closed:
                 return
-            try:
-                if self.images and self._last_frame is not None:
-                    self._write_image_locked()
+            self._closed = True
+            if self.images and self._last_frame is not None:
+                self._write_image_locked()
+        try:
+            if self._worker is not None:
+                self._worker.stop()
+                self._worker = None
+        finally:
+            with self._lock:
                 self._flush_batch_losses_locked()
-            finally:
-                self._closed = True
                 if self._events is not None:
                     self._events.close()
+                    self._events_closed = True
 
     def reopen(self):
         """Continues a closed writer in a new event file of the same run.
@@ -469,6 +519,7 @@ class FitVizWriter:
             if self._closed:
                 self._closed = False
                 self._events = None
+                self._events_closed = False
 
     def __enter__(self):
         return self
@@ -476,6 +527,65 @@ class FitVizWriter:
     def __exit__(self, *exc_info):
         self.close()
         return False
+
+
+_WARM_UP = object()
+
+
+class _ImageWorker:
+    """One thread drawing figures in order; at most one waiting when dropping stale ones."""
+
+    def __init__(self, draw, drop_stale):
+        self._draw = draw
+        self._drop_stale = drop_stale
+        self._condition = threading.Condition()
+        self._jobs = []
+        self._busy = False
+        self._stopping = False
+        self.error = None
+        self._thread = threading.Thread(target=self._run, name="fitviz-images", daemon=True)
+        self._thread.start()
+
+    def put(self, job):
+        with self._condition:
+            if self._drop_stale:
+                self._jobs = [j for j in self._jobs if j is _WARM_UP]
+            self._jobs.append(job)
+            self._condition.notify_all()
+
+    def join(self):
+        with self._condition:
+            while self._jobs or self._busy:
+                self._condition.wait()
+
+    def stop(self):
+        self.join()
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+        self._thread.join()
+
+    def _run(self):
+        while True:
+            with self._condition:
+                while not self._jobs and not self._stopping:
+                    self._condition.wait()
+                if not self._jobs:
+                    return
+                job = self._jobs.pop(0)
+                self._busy = True
+            try:
+                self._draw(job)
+            except Exception as error:  # a figure must never break training
+                if self.error is None:
+                    self.error = error
+                    import warnings
+
+                    warnings.warn(f"FitViz could not draw a figure: {error!r}", stacklevel=1)
+            finally:
+                with self._condition:
+                    self._busy = False
+                    self._condition.notify_all()
 
 
 def _check_images(images):
