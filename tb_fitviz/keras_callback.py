@@ -179,7 +179,7 @@ class FitVizCallback:
         if not self._active:
             return
         if self.writer.closed:  # fit again after close(): batch losses need an open file too
-            self._reopen()
+            self.writer.reopen()
         if self._forward is None:
             self._forward = self._build_forward(model)
         params = getattr(self, "params", None) or {}
