@@ -148,7 +148,7 @@ class FitFigure:
             smoothed = moving_average(point_loss, self._smoothing)
             with np.errstate(invalid="ignore"):
                 half = np.sqrt(np.maximum(smoothed, 0)) if self._band_kind == "sqrt" else smoothed
-            self._band.set_verts(_band_polygons(self.sample_x, y_pred - half, y_pred + half))
+                self._band.set_verts(_band_polygons(self.sample_x, y_pred - half, y_pred + half))
         text = f"step {int(step)}"
         if epoch is not None and not (isinstance(epoch, float) and math.isnan(epoch)):
             text += f"   epoch {int(epoch) + 1}"
