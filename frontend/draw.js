@@ -34,13 +34,15 @@ export function withAlpha(hex, alpha) {
  * @param {number} p.panelCount number of panels (runs side by side, or 1 when overlaid)
  * @param {number} [p.legendRows=0] rows of run legend above an overlaid panel
  */
-export function computeLayout({width, panelCount, legendRows = 0}) {
+export function computeLayout({width, panelCount, legendRows = 0, height = Infinity}) {
   width = Math.max(360, Math.floor(width));
   const columns = panelCount <= 1 ? 1 : width >= 1100 ? 2 : 1;
   const rows = Math.max(1, Math.ceil(panelCount / columns));
   const panelWidth = Math.floor(width / columns);
   const titleHeight = 22 + legendRows * 16;
-  const bodyHeight = Math.round(Math.min(560, Math.max(260, panelWidth * 0.46)));
+  // As tall as the window allows (all rows visible), within a readable aspect ratio.
+  const fit = height / rows - titleHeight;
+  const bodyHeight = Math.round(Math.min(560, panelWidth * 0.62, Math.max(260, panelWidth * 0.4, fit)));
   const panelHeight = titleHeight + bodyHeight;
   const panels = [];
   for (let i = 0; i < Math.max(1, panelCount); i++) {
@@ -304,6 +306,13 @@ function chartTitle(ctx, rect, text) {
   return width;
 }
 
+function pointsKey(points) {
+  const n = points.x.length;
+  let sum = 0;
+  for (let i = 0; i < n; i += Math.max(1, Math.floor(n / 64))) sum += points.x[i] * 31 + points.y[i];
+  return `${n}:${points.x[0]}:${points.x[n - 1]}:${sum}`;
+}
+
 const nulls = (values) => (values || []).map((v) => (v === null ? NaN : v));
 
 /**
@@ -331,13 +340,19 @@ export function drawStatic(ctx, view) {
     drawAxes(ctx, box.main, sx, sy, {xLabel: panel.xLabel, yLabel: panel.yLabel});
     ctx.save();
     clip(ctx, box.main);
+    // Overlaid runs usually fit the same data: draw each distinct point set once.
+    const drawn = new Set();
     for (const run of panel.runs) {
-      if (run.scatter) drawPoints(ctx, run.scatter.x, run.scatter.y, sx, sy, SCATTER_COLOR, 1.6);
+      if (run.scatter && !drawn.has(pointsKey(run.scatter))) {
+        drawPoints(ctx, run.scatter.x, run.scatter.y, sx, sy, SCATTER_COLOR, 1.6);
+        drawn.add(pointsKey(run.scatter));
+      }
     }
     for (const run of panel.runs) {
-      if (run.validation) {
+      if (run.validation && !drawn.has(pointsKey(run.validation))) {
+        drawn.add(pointsKey(run.validation));
         drawPoints(ctx, run.validation.x, run.validation.y, sx, sy,
-          panel.runs.length > 1 ? run.color : VALIDATION_COLOR, 2, true);
+          VALIDATION_COLOR, 2, true);
       }
     }
     ctx.restore();
@@ -446,7 +461,7 @@ function drawBatchChart(ctx, panel, settings) {
   ctx.restore();
   const legend = [];
   if (hasEpoch) legend.push({label: 'epoch', color: single ? '#222' : '#777', marker: 'filled'});
-  if (hasEpochVal) legend.push({label: 'epoch val', color: single ? VALIDATION_COLOR : '#777', marker: 'hollow'});
+  if (hasEpochVal) legend.push({label: 'val', color: single ? VALIDATION_COLOR : '#777', marker: 'hollow'});
   if (legend.length) chartLegend(ctx, rect, legend, titleWidth);
 }
 

@@ -607,7 +607,9 @@ class FitVizApp {
     const cssWidth = this.hostWidth();
     const legend = overlay ? runs.map((r) => ({label: r.name, color: this.colorOf(r.name)})) : null;
     const legendRows = overlay ? estimateLegendRows(legend, cssWidth) : 0;
-    const layout = computeLayout({width: cssWidth, panelCount: overlay ? 1 : runs.length, legendRows});
+    const top = this.canvasHost.getBoundingClientRect().top + window.scrollY;
+    const layout = computeLayout({width: cssWidth, panelCount: overlay ? 1 : runs.length, legendRows,
+      height: Math.max(300, window.innerHeight - top - 16)});
     const dpr = window.devicePixelRatio || 1;
 
     // Shared axes: one domain over every run shown.
@@ -727,7 +729,7 @@ class FitVizApp {
         if (frame && epoch === null && Number.isFinite(frame.epoch)) epoch = frame.epoch;
       }
       panel.note = [...new Set(notes)].join(' · ');
-      panel.stepText = step === null ? '' : `step ${step}${epoch !== null ? ` · epoch ${epoch + 1}` : ''}`;
+      panel.stepText = stepText(step, panel.runs, epoch);
     }
     const t0 = performance.now();
     drawFrame(this.ctx, view, view.staticLayer, this.scratch);
@@ -875,6 +877,15 @@ class FitVizApp {
       },
     };
   }
+}
+
+/** "step 45 · epoch 3", or "step 45 · frame of step 30" when a run has no frame at that step. */
+function stepText(step, runs, epoch) {
+  if (step === null) return '';
+  if (runs.length > 1) return `step ${step}`;
+  const frame = runs[0].frame;
+  const shown = frame && frame.step !== step ? ` · frame of step ${frame.step}` : '';
+  return `step ${step}${shown}${epoch !== null ? ` · epoch ${epoch + 1}` : ''}`;
 }
 
 function panelTitle(run) {
