@@ -20,6 +20,8 @@ BIG_FRAMES = 70
 
 @pytest.fixture(scope="module")
 def range_logdir(tmp_path_factory):
+    import tensorflow  # noqa: F401  (the writer then frames records with TF's fast CRC32C)
+
     from tb_fitviz import FitVizWriter
 
     logdir = tmp_path_factory.mktemp("ranges")
