@@ -12,7 +12,6 @@ import numbers
 import os
 import sys
 import time
-import weakref
 
 import numpy as np
 
@@ -36,8 +35,8 @@ class FitVizCallback:
     1 after the first batch, never reset at an epoch. Calling `fit` again with
     the same callback continues the count in the same run: the event file
     stays open between fits (flushed after every frame and at the end of each
-    fit); `close()` closes it (it is also closed when the callback is
-    garbage-collected or the interpreter exits).
+    fit); `close()` closes it, and so does the interpreter's exit. A `fit`
+    after `close()` continues the run in a new event file.
 
     Batch losses: Keras' `logs["loss"]` is the running mean over the epoch
     so far, weighted by batch size. The callback reads the running sum and
@@ -128,7 +127,6 @@ class FitVizCallback:
         # With a time cap, a figure not yet started when the next is due is dropped.
         self.writer.drop_stale_images = self.max_overhead is not None
         self._loss_option = loss
-        self._finalizer = weakref.finalize(self, self.writer.close)
         self.step = 0
         self._epoch = -1
         self._active = True

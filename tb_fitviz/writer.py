@@ -1,11 +1,14 @@
 """FitVizWriter: records FitViz frames from any training loop, without TensorFlow."""
 
+import atexit
+import contextlib
 import math
 import numbers
 import os
 import tempfile
 import threading
 import time
+import weakref
 
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2
@@ -208,6 +211,7 @@ class FitVizWriter:
     def _writer(self):
         if self._events is None:
             self._events = EventFile(self.log_dir)
+            _OPEN_WRITERS.add(self)
             self._described_tags = set()
             self._write_static()
         return self._events
@@ -533,7 +537,11 @@ _WARM_UP = object()
 
 
 class _ImageWorker:
-    """One thread drawing figures in order; at most one waiting when dropping stale ones."""
+    """Draws figures in order in a thread that lives only while there is work.
+
+    With `drop_stale`, a figure still waiting when the next one is queued is
+    dropped (the newest, e.g. the last frame's, is always drawn).
+    """
 
     def __init__(self, draw, drop_stale):
         self._draw = draw
@@ -541,36 +549,32 @@ class _ImageWorker:
         self._condition = threading.Condition()
         self._jobs = []
         self._busy = False
-        self._stopping = False
+        self._thread = None
         self.error = None
-        self._thread = threading.Thread(target=self._run, name="fitviz-images", daemon=True)
-        self._thread.start()
 
     def put(self, job):
         with self._condition:
             if self._drop_stale:
                 self._jobs = [j for j in self._jobs if j is _WARM_UP]
             self._jobs.append(job)
-            self._condition.notify_all()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fitviz-images",
+                                                daemon=True)
+                self._thread.start()
 
     def join(self):
         with self._condition:
             while self._jobs or self._busy:
                 self._condition.wait()
 
-    def stop(self):
-        self.join()
-        with self._condition:
-            self._stopping = True
-            self._condition.notify_all()
-        self._thread.join()
+    stop = join
 
     def _run(self):
         while True:
             with self._condition:
-                while not self._jobs and not self._stopping:
-                    self._condition.wait()
                 if not self._jobs:
+                    self._thread = None
+                    self._condition.notify_all()
                     return
                 job = self._jobs.pop(0)
                 self._busy = True
@@ -586,6 +590,17 @@ class _ImageWorker:
                 with self._condition:
                     self._busy = False
                     self._condition.notify_all()
+
+
+_OPEN_WRITERS = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_writers():
+    """At exit, writers left open still get their last figure and a flush."""
+    for writer in list(_OPEN_WRITERS):
+        with contextlib.suppress(Exception):  # nothing useful to do at exit
+            writer.close()
 
 
 def _check_images(images):
