@@ -12,6 +12,7 @@ Checked with a real tensorboard, `--load_fast=true` and `false`.
 import os
 import struct
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ DAMAGED = ("truncated", "corrupt-data", "corrupt-length")
 
 def _records(path):
     """(offset, length) of each TFRecord in the file."""
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     offset, records = 0, []
     while offset + 12 <= len(data):
         (length,) = struct.unpack_from("<Q", data, offset)
