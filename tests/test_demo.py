@@ -1,0 +1,140 @@
+"""The demo as `make demo` runs it (quick): real Keras fits, then a real TensorBoard."""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tb_fitviz.plugin.reading import reader_for_logdir
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo" / "run_demo.py"
+# --quick: 400 linear points in batches of 50, 1,500 sine training points in
+# batches of 128 (12 batches, the last short), 3 epochs each.
+LAST_STEPS = {
+    "linear/sgd-lr0.002": 24,
+    "linear/sgd-lr0.01": 24,
+    "linear/sgd-lr0.025": 24,
+    "sine/adagrad-lr0.01": 36,
+}
+
+
+def _environment():
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+
+
+@pytest.fixture(scope="module")
+def demo_logdir(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("demo") / "logs"
+    result = subprocess.run(
+        [sys.executable, str(DEMO), "--quick", "--no-serve", "--logdir", str(logdir)],
+        capture_output=True, text=True, timeout=900, env=_environment(),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return logdir, result.stdout
+
+
+def test_demo_trains_every_run_with_frames(demo_logdir):
+    logdir, output = demo_logdir
+    assert "trained 4 runs in" in output
+    for run in LAST_STEPS:
+        assert f"{run}" in output and "epoch   3/3" in output  # the progress bars
+    reader = reader_for_logdir(str(logdir))
+    runs = {entry["run"]: entry for entry in reader.runs()}
+    assert sorted(runs) == sorted(LAST_STEPS)
+    for run, last_step in LAST_STEPS.items():
+        entry = runs[run]
+        assert "error" not in entry, entry
+        assert entry["steps"][0] == 0 and entry["steps"][-1] == last_step
+        assert entry["frame_count"] >= 10
+        assert len(entry["epoch_ends"]) == 3
+        frames = reader.frames(run)
+        assert np.isfinite(frames.values).all()
+        # Training lowered the loss on the sample between the first and the last frame.
+        assert frames.info[-1, 1] < frames.info[0, 1], run
+    static = reader.static("sine/adagrad-lr0.01")
+    assert static["validation_x"] is not None and len(static["validation_x"]) > 100
+
+
+def test_linear_runs_differ_only_in_the_learning_rate(demo_logdir):
+    logdir, _ = demo_logdir
+    reader = reader_for_logdir(str(logdir))
+    names = [name for name in LAST_STEPS if name.startswith("linear/")]
+    statics = [reader.static(name) for name in names]
+    for other in statics[1:]:
+        # Same data, same sample ...
+        assert np.array_equal(other["sample_x"], statics[0]["sample_x"])
+        assert np.array_equal(other["sample_y"], statics[0]["sample_y"])
+    # ... and different fits.
+    finals = [reader.frames(name).values[-1, 0] for name in names]
+    assert not np.allclose(finals[0], finals[1]) and not np.allclose(finals[0], finals[2])
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_demo_serves_its_runs_and_stops_on_ctrl_c(demo_logdir):
+    logdir, _ = demo_logdir
+    process = subprocess.Popen(
+        [sys.executable, str(DEMO), "--no-train", "--logdir", str(logdir),
+         "--host", "127.0.0.1", "--port", str(_free_port())],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_environment(),
+        start_new_session=True,
+    )
+    lines, ready = [], threading.Event()
+
+    def drain():
+        for raw in iter(process.stdout.readline, b""):
+            lines.append(raw.decode("utf-8", "replace"))
+            if "open http://" in lines[-1]:
+                ready.set()
+        ready.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        ready.wait(300)
+        line = next((line for line in lines if "open http://" in line), None)
+        assert line, "".join(lines)
+        url = line.split("open ", 1)[1].split()[0]
+        assert url.endswith("/#fitviz")
+        base = url[: -len("#fitviz")]
+        with urllib.request.urlopen(base + "data/plugin/fitviz/runs", timeout=60) as answer:
+            runs = json.loads(answer.read())
+        assert sorted(run["run"] for run in runs) == sorted(LAST_STEPS)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+        assert "stopping TensorBoard" in "".join(lines)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        else:
+            # TensorBoard's own children (the data server) go with the group.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        reader.join(timeout=10)
+        process.stdout.close()
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = subprocess.run(
+        [sys.executable, str(DEMO), "--quick", "--no-serve", "--logdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=_environment(),
+    )
+    assert result.returncode == 2
+    assert "--logdir" in result.stderr and "not empty" in result.stderr
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
