@@ -581,3 +581,48 @@ def test_frames_too_big_for_one_answer_are_served_downsampled(logdir, monkeypatc
     assert frames.steps[-1] == ALPHA_STEPS[-1]  # the last frame is kept
     assert set(frames.steps.tolist()) <= set(ALPHA_STEPS)
     assert any("--load_fast=false" in r.getMessage() for r in caplog.records)
+
+
+class _CountingProvider:
+    """A real data provider that counts the frame reads made through it."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.frame_reads = 0
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def read_tensors(self, ctx=None, **kwargs):
+        if fmt.TAG_FRAME in (kwargs["run_tag_filter"].tags or ()):
+            self.frame_reads += 1
+        return self._inner.read_tensors(ctx, **kwargs)
+
+
+def test_while_a_run_grows_earlier_frames_are_served_without_a_re_read(tmp_path):
+    from tensorboard import context
+
+    x = np.linspace(0, 1, 20)
+    writer = FitVizWriter(str(tmp_path / "live"), x, x, sample=8, scatter=8, images=False)
+    for step in range(10):
+        writer.record(step, writer.x_sample * step)
+    writer.flush()
+    _, ingester = make_app(tmp_path)
+    counting = _CountingProvider(ingester.data_provider)
+    reader = reading.FitVizReader(counting, context.RequestContext(), "")
+    assert reader.frames("live").steps.tolist() == list(range(10))
+    assert counting.frame_reads == 1
+    for step in range(10, 15):
+        writer.record(step, writer.x_sample * step)
+    writer.close()
+    ingester.deprecated_multiplexer.Reload()
+    # Answers that end before the new frames come from the decoded frames...
+    assert reader.frames("live", limit=4).steps.tolist() == [0, 1, 2, 3]
+    assert reader.frames("live", start=2, stop=10, stride=3).steps.tolist() == [2, 5, 8]
+    assert counting.frame_reads == 1
+    # ...and one that reaches them re-reads the run once.
+    frames = reader.frames("live", start=8)
+    assert frames.steps.tolist() == list(range(8, 15))
+    np.testing.assert_array_equal(frames.values[-1, 0], (writer.x_sample * 14).astype(np.float32))
+    assert reader.frames("live", stop=3).steps.tolist() == [0, 1, 2]
+    assert counting.frame_reads == 2

@@ -11,7 +11,9 @@ run's series change (TensorBoard reloads while training goes on).
 """
 
 import collections
+import ctypes
 import math
+import sys
 import threading
 
 import numpy as np
@@ -109,6 +111,12 @@ class ArrayCache:
                     while self._bytes > self.max_bytes:
                         self._drop_locked(next(iter(self._entries)))
             return value
+
+    def peek(self, key):
+        """(stamp, value) cached for `key` whatever its stamp, or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return None if entry is None else (entry[0], entry[1])
 
     def _hit_locked(self, key, stamp):
         entry = self._entries.get(key)
@@ -390,26 +398,25 @@ class FitVizReader:
         stop = None if stop is None else _check_int(stop, "stop", 0)
         stride = _check_int(stride, "stride", 1)
         limit = None if limit is None else _check_int(limit, "limit", 1)
-        everything = self.all_frames(run)
-        mask = everything.steps >= start
-        if stop is not None:
-            mask &= everything.steps < stop
-        chosen = np.flatnonzero(mask)[::stride]
-        cap = max_frames(everything.sample_size)
-        chosen = chosen[: cap if limit is None else min(limit, cap)]
-        if chosen.size and chosen[-1] - chosen[0] + 1 == chosen.size:
-            # A contiguous range: views, no copy.
-            piece = slice(int(chosen[0]), int(chosen[-1]) + 1)
-            return Frames(everything.steps[piece], everything.info[piece],
-                          everything.values[piece])
-        return Frames(everything.steps[chosen], everything.info[chosen],
-                      everything.values[chosen])
+        series = self._series(run, (fmt.TAG_FRAME, fmt.TAG_FRAME_INFO))
+        stamp = _stamp(series, (fmt.TAG_FRAME, fmt.TAG_FRAME_INFO))
+        cached = self._cache.peek((self._experiment_id, run, "frames"))
+        if cached is not None and cached[0] != stamp and _appended(cached[0], stamp):
+            # The run grew while training goes on. Steps only increase, so frames
+            # already decoded are unchanged: answer from them when the answer
+            # ends before the new frames, instead of re-reading the whole run.
+            selection = _select(cached[1], start, stop, stride, limit)
+            if selection is not None:
+                return selection
+        return _select(self._all_frames(run, series, stamp), start, stop, stride, limit,
+                       complete=True)
 
     def all_frames(self, run):
         """Every frame of `run` (cached; re-read when the run gains frames)."""
         series = self._series(run, (fmt.TAG_FRAME, fmt.TAG_FRAME_INFO))
-        stamp = _stamp(series, (fmt.TAG_FRAME, fmt.TAG_FRAME_INFO))
+        return self._all_frames(run, series, _stamp(series, (fmt.TAG_FRAME, fmt.TAG_FRAME_INFO)))
 
+    def _all_frames(self, run, series, stamp):
         def load():
             index = self._index(run, series)
             data = self._read_tensors(run, fmt.TAG_FRAME, series,
@@ -438,6 +445,8 @@ class FitVizReader:
                 steps, values = steps[in_index], values[in_index]
             info = index["info"][np.searchsorted(index["steps"], steps)]
             frames = Frames(steps, info, values)
+            del data
+            _return_freed_memory()
             return frames, steps.nbytes + info.nbytes + values.nbytes
 
         try:
@@ -519,6 +528,39 @@ class FitVizReader:
         return self._cache.get((self._experiment_id, run, "epochs"), stamp, load)
 
 
+def _select(frames, start, stop, stride, limit, complete=False):
+    """The `Frames` of the frames route's selection; None if `frames` may lack some
+    of it (`complete=False`: frames newer than the last one may exist)."""
+    mask = frames.steps >= start
+    if stop is not None:
+        mask &= frames.steps < stop
+    chosen = np.flatnonzero(mask)[::stride]
+    cap = max_frames(frames.sample_size)
+    cap = cap if limit is None else min(limit, cap)
+    if not complete:
+        last = frames.steps[-1] if len(frames) else -1
+        if not (chosen.size > cap or (stop is not None and stop <= last + 1)):
+            return None
+    chosen = chosen[:cap]
+    if chosen.size and chosen[-1] - chosen[0] + 1 == chosen.size:
+        # A contiguous range: views, no copy.
+        piece = slice(int(chosen[0]), int(chosen[-1]) + 1)
+        return Frames(frames.steps[piece], frames.info[piece], frames.values[piece])
+    return Frames(frames.steps[chosen], frames.info[chosen], frames.values[chosen])
+
+
+def _appended(old_stamp, new_stamp):
+    """Whether every series of `new_stamp` only gained points since `old_stamp`."""
+    if len(old_stamp) != len(new_stamp):
+        return False
+    for old, new in zip(old_stamp, new_stamp):
+        if len(old) != 3 or len(new) != 3 or old[0] != new[0]:
+            return False
+        if old != new and not new[1] > old[1]:
+            return False
+    return True
+
+
 def max_frames(sample_size):
     """Most frames one `frames` answer holds: 32 MiB of float32 values (at least 1)."""
     return max(1, MAX_FRAME_VALUE_BYTES // (4 * CHANNELS * max(1, int(sample_size))))
@@ -579,6 +621,28 @@ def _stamp(series, tags):
         (tag, series[tag].max_step, series[tag].max_wall_time) if tag in series else (tag,)
         for tag in tags
     )
+
+
+_malloc_trim = []
+
+
+def _return_freed_memory():
+    """Hands freed heap pages back to the operating system, where glibc allows it.
+
+    Reading a run leaves about twice its size in freed blocks (the provider's
+    answer and one small array per frame); glibc keeps them mapped, so without
+    this TensorBoard's memory would stay ~3x the run's size after one read.
+    """
+    if not _malloc_trim:
+        trim = None
+        if sys.platform.startswith("linux"):
+            try:
+                trim = ctypes.CDLL("libc.so.6").malloc_trim
+            except (OSError, AttributeError):
+                trim = None
+        _malloc_trim.append(trim)
+    if _malloc_trim[0] is not None:
+        _malloc_trim[0](0)
 
 
 def _is_resource_exhausted(error):
