@@ -49,7 +49,24 @@ def logdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("fitviz_server")
     expected = write_alpha(str(root))
     write_small(str(root), "beta")
+    write_long(str(root))
     return root, expected
+
+
+LONG_BATCHES = 20_000
+LONG_FRAMES = sorted({0} | {int(v) for v in np.geomspace(1, LONG_BATCHES, 150)})
+
+
+def write_long(root):
+    """20,000 batches, frames log-spaced: every batch loss must reach the plugin."""
+    x = np.linspace(0, 1, 50)
+    with FitVizWriter(str(Path(root) / "long"), x, x, sample=10, scatter=10,
+                      images=False) as writer:
+        writer.record(0, writer.x_sample)
+        for batch in range(1, LONG_BATCHES + 1):
+            writer.record_batch_loss(batch, 1.0 / batch)
+            if batch in LONG_FRAMES:
+                writer.record(batch, writer.x_sample * 0.5)
 
 
 @pytest.fixture(scope="module", params=["true", "false"], ids=["load_fast", "python"])
@@ -68,7 +85,7 @@ def test_plugins_listing_shows_fitviz_enabled(server):
 
 def test_runs_lists_every_one_of_more_than_100_frames(server):
     runs = server.get_json(PREFIX + "runs")
-    assert [r["run"] for r in runs] == ["alpha", "beta"]
+    assert [r["run"] for r in runs] == ["alpha", "beta", "long"]
     assert runs[0]["steps"] == ALPHA_STEPS and len(ALPHA_STEPS) > 100
     assert runs[0]["frame_count"] == len(ALPHA_STEPS)
     assert runs[0]["epoch_ends"] == [49, 99, 200]
@@ -94,6 +111,15 @@ def test_scalars_hold_every_batch_loss(server, logdir):
     assert scalars["batch_loss"]["steps"] == expected["batch_steps"]
     np.testing.assert_allclose(scalars["batch_loss"]["values"], expected["batch_losses"])
     assert scalars["epoch_val_loss"]["steps"] == [49, 99, 200]
+
+
+def test_every_batch_loss_of_a_20000_batch_run(server):
+    wait_for_runs(server, "long", len(LONG_FRAMES))
+    batch_loss = server.get_json(PREFIX + "scalars?run=long")["batch_loss"]
+    assert batch_loss["steps"] == list(range(1, LONG_BATCHES + 1))
+    np.testing.assert_allclose(batch_loss["values"], 1.0 / np.arange(1, LONG_BATCHES + 1))
+    steps, _, _ = decode_frames(server.get(PREFIX + "frames?run=long")[2])
+    assert steps.tolist() == LONG_FRAMES
 
 
 def test_static_and_errors(server):
