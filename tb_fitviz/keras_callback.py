@@ -20,6 +20,8 @@ from tb_fitviz.writer import DEFAULT_SAMPLE, DEFAULT_SCATTER, FitVizWriter
 
 DEFAULT_BUDGET = 300
 DEFAULT_MAX_OVERHEAD = 0.05
+# Expected cost of a first figure (Matplotlib import, fonts, first render), measured here.
+FIRST_IMAGE_SECONDS = 0.5
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -39,12 +41,16 @@ class FitVizCallback:
     after `close()` continues the run in a new event file.
 
     Batch losses: Keras' `logs["loss"]` is the running mean over the epoch
-    so far, weighted by batch size. The callback reads the running sum and
-    sample count of Keras' loss tracker instead, which gives each batch's own
-    loss exactly, a short last batch included. (If the tracker cannot be
-    found it falls back to k * mean_k - (k - 1) * mean_{k-1}, exact for equal
-    batch sizes only.) With `steps_per_execution` > 1 Keras calls back once
-    per execution, and the value is the mean over its batches.
+    so far, weighted by batch size (Keras 3 and tf_keras alike: a `Mean`
+    metric updated with the batch size as weight, reset at each epoch). The
+    callback recovers each batch's own loss: k * mean_k - (k - 1) * mean_{k-1}
+    for the equal-sized batches inside an epoch, and, for the last (possibly
+    short) batch of each epoch, the running sum and sample count read from
+    Keras' loss tracker, so that every value is exact. (Without a tracker,
+    e.g. a custom `train_step` with its own metrics, a short last batch gets
+    the equal-size formula, off by the size ratio.) With
+    `steps_per_execution` > 1 Keras calls back once per execution, and the
+    value is the mean over its batches, at the last of them.
 
     Under `tf.distribute` with several workers, only the chief writes (the
     strategy's cluster resolver decides: task type "chief", or worker 0 when
@@ -73,14 +79,17 @@ class FitVizCallback:
             (y_true, y_pred) -> one value per point (run on NumPy arrays).
         images: Figures for the Images tab: "epoch" (default: one per epoch
             end, plus the last frame), an int n (every n-th recorded frame),
-            or False. Drawn in a background thread; with the default time
-            cap, a figure still waiting when the next one is due is dropped
-            (never the last one).
+            or False. Drawn in a background thread. Under the time cap
+            (default), an epoch's figure is drawn only if its expected cost
+            fits in the budget (so short runs get only the last figure, drawn
+            after `fit` returns), and one still waiting when the next is due
+            is dropped; the last frame's figure is always drawn.
         max_overhead: Time cap on recording as a fraction of training time:
             a scheduled frame is skipped while the time
-            spent recording exceeds this fraction of the time spent training
-            so far. "auto" (default): 0.05 with the default schedule, None
-            (no cap: the schedule is honoured exactly) when `every` is given.
+            spent recording (figures drawn in the background included)
+            exceeds this fraction of the time spent training so far.
+            "auto" (default): 0.05 with the default schedule, None (no cap:
+            the schedule is honoured exactly) when `every` is given.
         smoothing: Odd moving-average window for the figures' loss band.
         band: Loss band of the figures: "auto", "sqrt", "raw" or None.
         x_label, y_label, title: Optional texts for the axes and title.
@@ -135,6 +144,7 @@ class FitVizCallback:
         self._loss_tracker = None
         self._has_regularization = False
         self._seconds_recording = 0.0
+        self._image_seconds_before = 0.0
         self._fit_started = None
         self._fit_first_step = 0
         self._batches_in_epoch = 0
@@ -188,8 +198,11 @@ class FitVizCallback:
             self.schedule.start(None)
         if self.writer.last_step is None or self.writer.last_step < self.step:
             self._record_frame()
-        self.writer.prepare_images()
+        if self.max_overhead is None:
+            # No time cap: make the figure now, in the background, off the training loop.
+            self.writer.prepare_images()
         self._fit_first_step = self.step + 1
+        self._image_seconds_before = self.writer.image_seconds
         self._seconds_recording = 0.0
         self._fit_started = time.perf_counter()
 
@@ -235,6 +248,9 @@ class FitVizCallback:
         started = time.perf_counter()
         logs = logs or {}
         image = self.writer.images == "epoch"
+        if image and self.max_overhead is not None:
+            # Under the time cap a figure must fit in the budget, at its expected cost.
+            image = not self._over_budget(started, extra=self._expected_image_seconds())
         if image and self.writer.last_step < self.step:
             self._record_frame()
         self.writer.record_epoch(self.step, self._epoch, _number(logs.get("loss")),
@@ -264,11 +280,18 @@ class FitVizCallback:
         training = time.perf_counter() - self._fit_started - self._seconds_recording
         return self._seconds_recording / training if training > 0 else 0.0
 
-    def _over_budget(self, now):
+    def _over_budget(self, now, extra=0.0):
+        """Whether recording (frames, and figures drawn in the background) exceeds the cap."""
         if self.max_overhead is None:
             return False
+        images = self.writer.image_seconds - self._image_seconds_before
         training = now - self._fit_started - self._seconds_recording
-        return self._seconds_recording > self.max_overhead * training
+        return self._seconds_recording + images + extra > self.max_overhead * training
+
+    def _expected_image_seconds(self):
+        # The first figure of a process also imports Matplotlib and loads fonts.
+        last = self.writer.last_image_seconds
+        return last if last else FIRST_IMAGE_SECONDS
 
     def _record_frame(self, predictions=None):
         if self.writer.closed:

@@ -193,6 +193,7 @@ class FitVizWriter:
         self.drop_stale_images = False
         self.images_written = 0
         self.image_seconds = 0.0
+        self.last_image_seconds = None
 
     # -- scheduling ---------------------------------------------------------
 
@@ -420,9 +421,11 @@ class FitVizWriter:
     def _draw_image(self, job):
         """Renders one figure (outside the lock: slow) and writes it (inside)."""
         started = time.perf_counter()
+        first = self._figure is None
         figure = self.figure()
         if job is _WARM_UP:
             figure.png()
+            self.image_seconds += time.perf_counter() - started
             return
         step, epoch, y_pred, losses, sample_loss, batch_loss, epoch_ends = job
         figure.draw(step, y_pred, losses, epoch=epoch, sample_loss=sample_loss,
@@ -435,7 +438,10 @@ class FitVizWriter:
                                               fmt.image_tensor(width, height, png))])
                 self._events.flush()
                 self.images_written += 1
-        self.image_seconds += time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        self.image_seconds += seconds
+        if not first or self.last_image_seconds is None:
+            self.last_image_seconds = seconds
 
     def wait_for_images(self):
         """Blocks until every figure queued so far is written."""
