@@ -337,7 +337,7 @@ class FitVizReader:
             downsample=downsample,
             run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
         )
-        return result.get(run, {}).get(tag, [])
+        return _after_restarts(result.get(run, {}).get(tag, []))
 
     # -- static ----------------------------------------------------------------
 
@@ -422,7 +422,10 @@ class FitVizReader:
             data = self._read_tensors(run, fmt.TAG_FRAME, series,
                                       point_bytes=self._frame_bytes_hint(run))
             if data:
-                sample_size = int(np.shape(data[0].numpy)[-1])
+                sample_size = int(np.shape(data[-1].numpy)[-1])
+                # Frames of another size come from an older training in a reused log
+                # directory (the Python loader keeps some): show the last training's.
+                data = [d for d in data if np.shape(d.numpy)[-1:] == (sample_size,)]
             else:
                 sample_size = self._settings_of(run).get("sample_size")
                 if isinstance(sample_size, bool) or not isinstance(sample_size, int):
@@ -614,6 +617,22 @@ def _settings(run, series):
     if settings is None:
         raise ValueError(f"no {fmt.TAG_SAMPLE} recorded (yet)")
     return settings
+
+
+def _after_restarts(data):
+    """The points of one series as the last training left them: steps strictly ascending.
+
+    A log directory reused by a new training holds a second event file whose
+    steps start again at 0, and the Python loader hands the points over in file
+    order. As TensorBoard does on a restart, a point whose step does not
+    increase drops every earlier point at that step or later.
+    """
+    kept = []
+    for datum in data:
+        while kept and kept[-1].step >= datum.step:
+            kept.pop()
+        kept.append(datum)
+    return kept
 
 
 def _stamp(series, tags):
