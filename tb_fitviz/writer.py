@@ -53,9 +53,10 @@ class FitVizWriter:
             booleans (one per step, the first for step 1), a callable
             (step, logs) -> bool or a `tb_fitviz.schedules` schedule. `record`
             itself always writes; `due` tells a loop when to call it.
-        loss: "squared" (default), "absolute", or a callable
-            (y_true, y_pred) -> one value per point. ("model" is meaningful
-            to the Keras callback, which computes the model's own loss.)
+        loss: "squared" (default), "absolute", a callable
+            (y_true, y_pred) -> one value per point (called with NumPy
+            arrays), or "model": the loop computes its own per-point loss and
+            passes it to `record` as `point_loss` (the Keras callback does so).
         images: Figures for TensorBoard's Images tab: "epoch" (default: at
             each `record_epoch`, and the last frame at `close`), an int n
             (every n-th recorded frame, and the last), or False.
