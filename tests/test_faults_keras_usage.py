@@ -217,3 +217,29 @@ def test_images_false_writes_no_figure(tmp_path):
     callback.close()
     assert _all_steps(tmp_path / "run", "fitviz/frame")
     assert _all_steps(tmp_path / "run", "fitviz/figure") == []
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_exception_mid_fit_keeps_the_frames_and_the_next_fit_continues(tmp_path):
+    x, y = _data()
+    model = _model()
+    callback = _callback(tmp_path / "run", x, y)
+
+    class Crash(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3:
+                raise _Boom("user code failed at batch 3")
+
+    with pytest.raises(_Boom):
+        model.fit(x, y, epochs=2, batch_size=BATCH, verbose=0, callbacks=[callback, Crash()])
+    # Recorded before the crash, on disk already (no close, no flush by us).
+    assert _all_steps(tmp_path / "run", "fitviz/frame") == [0, 1, 2, 3, 4]
+    model.fit(x, y, epochs=1, batch_size=BATCH, verbose=0, callbacks=[callback])
+    callback.close()
+    steps = _all_steps(tmp_path / "run", "fitviz/frame")
+    assert steps == list(range(4 + BATCHES + 1)), "the next fit continues after the crash"
+    _, served = _served(tmp_path, "run")
+    _assert_last_frame_is_the_model(model, callback, served)
