@@ -626,3 +626,47 @@ def test_while_a_run_grows_earlier_frames_are_served_without_a_re_read(tmp_path)
     np.testing.assert_array_equal(frames.values[-1, 0], (writer.x_sample * 14).astype(np.float32))
     assert reader.frames("live", stop=3).steps.tolist() == [0, 1, 2]
     assert counting.frame_reads == 2
+
+
+def _write_events(run_dir, events):
+    os.makedirs(run_dir)
+    out = EventFile(run_dir)
+    for step, values in events:
+        out.write(event_pb2.Event(step=step, wall_time=1.0 + step,
+                                  summary=summary_pb2.Summary(value=values)))
+    out.close()
+
+
+def _tensor(tag, array, settings=None):
+    return summary_pb2.Summary.Value(tag=tag, metadata=fmt.plugin_metadata(settings),
+                                     tensor=fmt.array_tensor(array))
+
+
+def test_damaged_runs_give_reasons_and_leave_the_others_readable(tmp_path):
+    sample = np.zeros((2, 4), np.float32)
+    info = np.zeros(4)
+    static = [_tensor(fmt.TAG_SAMPLE, sample, {"sample_size": 4}),
+              _tensor(fmt.TAG_SCATTER, sample)]
+    _write_events(str(tmp_path / "mixed-shapes"), [
+        (0, static + [_tensor(fmt.TAG_FRAME, sample), _tensor(fmt.TAG_FRAME_INFO, info)]),
+        (1, [_tensor(fmt.TAG_FRAME, np.zeros((3, 4), np.float32)),
+             _tensor(fmt.TAG_FRAME_INFO, info)]),
+    ])
+    _write_events(str(tmp_path / "short-info"), [
+        (0, static + [_tensor(fmt.TAG_FRAME, sample), _tensor(fmt.TAG_FRAME_INFO, info[:3])]),
+    ])
+    _write_events(str(tmp_path / "no-sample"), [
+        (0, [_tensor(fmt.TAG_FRAME, sample), _tensor(fmt.TAG_FRAME_INFO, info)]),
+    ])
+    write_small(str(tmp_path), "sound")
+    damaged, _ = make_app(tmp_path)
+    runs = {r["run"]: r for r in get_json(damaged, "runs")}
+    assert set(runs) == {"mixed-shapes", "short-info", "no-sample", "sound"}
+    assert "fitviz/frame_info at step 0" in runs["short-info"]["error"]
+    assert "fitviz/sample" in runs["no-sample"]["error"]
+    assert "error" not in runs["sound"] and runs["sound"]["frame_count"] == 3
+    status, _, body = get(damaged, "frames?run=mixed-shapes")
+    assert status == 404 and b"fitviz/frame at step 1" in body and b"[3, 4]" in body
+    status, _, body = get(damaged, "static?run=no-sample")
+    assert status == 404 and b"fitviz/sample" in body
+    assert decode_frames(get(damaged, "frames?run=sound")[2])[0].tolist() == [0, 10, 20]
