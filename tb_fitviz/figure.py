@@ -101,7 +101,9 @@ class FitFigure:
         main.set_ylim(*_limits(y_values, pad=0.1))
         main.set_xlabel(x_label or "x")
         main.set_ylabel(y_label or "y")
-        main.legend(loc="upper right", fontsize="small", framealpha=0.8)
+        # Above the axes: the curve, drawn on top of a cached background, never hides it.
+        main.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=4, fontsize="small",
+                    frameon=False, borderaxespad=0.2, handlelength=1.5)
         self._main_title = main.set_title("", loc="left", fontsize="medium")
 
         (self._sample_loss_line,) = self.sample_loss_axes.plot(
@@ -120,6 +122,9 @@ class FitFigure:
                                    transform=axes.get_xaxis_transform())
             axes.add_collection(marks)
             self._epoch_marks.append(marks)
+        # Everything else never changes: rendered once, then restored for each frame.
+        self._dynamic = [a for a in (self._band, self._curve, self._main_title) if a is not None]
+        self._background = None
         self._dirty = True
 
     def draw(self, step, y_pred, point_loss, *, epoch=None, sample_loss=None,
@@ -169,9 +174,26 @@ class FitFigure:
     def rgb(self):
         """The figure as an (H, W, 3) uint8 array."""
         if self._dirty:
-            self.canvas.draw()
+            self._render()
             self._dirty = False
         return np.asarray(self.canvas.buffer_rgba())[:, :, :3].copy()
+
+    def _render(self):
+        side_axes = (self.sample_loss_axes, self.batch_loss_axes)
+        if self._background is None:
+            # The static part (scatter, main axes, legend) once, without what changes.
+            hidden = [*self._dynamic, *side_axes]
+            for artist in hidden:
+                artist.set_visible(False)
+            self.canvas.draw()
+            self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+            for artist in hidden:
+                artist.set_visible(True)
+        self.canvas.restore_region(self._background)
+        for artist in self._dynamic:
+            self.main_axes.draw_artist(artist)
+        for axes in side_axes:
+            self.figure.draw_artist(axes)
 
     def png(self):
         """The figure as PNG bytes."""
