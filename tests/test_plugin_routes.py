@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -670,3 +671,27 @@ def test_damaged_runs_give_reasons_and_leave_the_others_readable(tmp_path):
     status, _, body = get(damaged, "static?run=no-sample")
     assert status == 404 and b"fitviz/sample" in body
     assert decode_frames(get(damaged, "frames?run=sound")[2])[0].tolist() == [0, 10, 20]
+
+
+def test_a_new_training_in_the_same_directory_is_not_served_from_old_frames(tmp_path):
+    from tensorboard import context
+
+    x = np.linspace(0, 1, 20)
+    with FitVizWriter(str(tmp_path / "reused"), x, x, sample=8, scatter=8,
+                      images=False) as first:
+        for step in range(10):
+            first.record(step, first.x_sample * step)
+    _, ingester = make_app(tmp_path)
+    reader = reading.FitVizReader(ingester.data_provider, context.RequestContext(), "")
+    np.testing.assert_array_equal(reader.frames("reused", limit=4).values[3, 0],
+                                  (first.x_sample * 3).astype(np.float32))
+    time.sleep(1.1)  # event file names carry the second they were made in
+    with FitVizWriter(str(tmp_path / "reused"), x, x, sample=8, scatter=8,
+                      images=False) as second:
+        for step in range(15):
+            second.record(step, second.x_sample * -step)
+    ingester.deprecated_multiplexer.Reload()
+    frames = reader.frames("reused", limit=4)
+    assert frames.steps.tolist() == [0, 1, 2, 3]
+    np.testing.assert_array_equal(frames.values[3, 0], (second.x_sample * -3).astype(np.float32))
+    assert reader.frames("reused").steps.tolist() == list(range(15))
