@@ -234,3 +234,61 @@ def test_command_line_errors_exit_2_naming_the_argument(logdir, tmp_path):
     result = _cli("export", str(logdir), "-o", "x.gif", cwd=tmp_path)
     assert result.returncode == 2 and "--run" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_runs_command_lists_runs_and_frames(logdir, tmp_path):
+    result = _cli("runs", str(logdir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["line", str(len(STEPS)), "frames"]
+    assert lines[0].endswith(f"steps 0 to {STEPS[-1]}")
+    assert lines[1].startswith("no-frames") and lines[1].endswith("no frames yet")
+
+
+@pytest.fixture(scope="module")
+def keras_logdir(tmp_path_factory):
+    """A real Keras fit recorded by FitVizCallback: (logdir, sample x, final predictions)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    from tb_fitviz import FitVizCallback
+
+    root = tmp_path_factory.mktemp("keras")
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-2, 2, 512).astype("float32")
+    y = (np.abs(x) + rng.normal(0, 0.1, 512)).astype("float32")
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    callback = FitVizCallback(str(root / "keras-run"), x, y, sample=200, every=2, images=False)
+    model.fit(x, y, epochs=3, batch_size=64, verbose=0, callbacks=[callback])
+    sample_x = callback.writer.x_sample
+    final = np.asarray(model(sample_x.reshape(-1, 1).astype("float32"))).reshape(-1)
+    return root, sample_x, final
+
+
+def test_export_of_a_keras_run_draws_the_trained_model(keras_logdir, tmp_path):
+    root, sample_x, final = keras_logdir
+    reader = reader_for_logdir(str(root))
+    (listing,) = reader.runs()
+    output = tmp_path / "keras.gif"
+    result = ex.export(root, "keras-run", output, size=(480, 300), smoothing=1, progress=False,
+                       reader=reader)
+    assert result.steps == listing["steps"] and result.steps[-1] == 24  # 8 batches x 3 epochs
+    frames, _ = _gif_frames(output)
+    assert len(frames) == listing["frame_count"]
+    # Where the trained model's own predictions are, the last frame shows the curve.
+    from tb_fitviz.figure import FitFigure
+
+    static = reader.static("keras-run")
+    figure = FitFigure(static["sample_x"], static["sample_y"], static["scatter_x"],
+                       static["scatter_y"], title="keras-run", size=(480, 300))
+    figure.rgb()
+    chosen = np.linspace(10, len(sample_x) - 10, 6).astype(int)
+    points = figure.main_axes.transData.transform(
+        np.column_stack([sample_x[chosen], final[chosen]]))
+    for px, py in points:
+        row, column = 300 - int(round(py)), int(round(px))
+        patch = frames[-1][max(row - 2, 0):row + 3, max(column - 2, 0):column + 3]
+        assert _near(patch, STEELBLUE, tolerance=60).any(), (row, column)
