@@ -151,9 +151,11 @@ class FitVizReader:
 
     Unknown runs raise `tensorboard.errors.NotFoundError`, bad arguments
     `tensorboard.errors.InvalidArgumentError`. A run whose data cannot be read
-    (unreadable metadata, a newer schema version, frames of mixed shapes) is
-    listed by `runs()` with an `"error"` field and no frames, and its other
-    routes raise `NotFoundError` with the same reason.
+    (unreadable metadata, a newer schema version, no fitviz/sample, malformed
+    frame_info) is listed by `runs()` with an `"error"` field and no frames, and
+    its other methods raise `NotFoundError` with the same reason; frames that
+    cannot be decoded (a wrong shape) make `frames()` raise `NotFoundError`
+    naming the step. Other runs are unaffected.
 
     Example:
 
