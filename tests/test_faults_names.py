@@ -24,6 +24,9 @@ NAMES = [
     "a&b=c?d#e%20f+g;h",
     "nested/sub run",
     "-leading dash",
+    "new\nline\ttab",
+    "%2F looks encoded %41",
+    "x" * 200,
 ]
 
 
