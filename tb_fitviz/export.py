@@ -225,8 +225,8 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
             if suffix == ".gif":
                 # One palette for the whole GIF, from the first and the last frame.
                 sink.set_palette(np.concatenate([
-                    drawing.one(_first_task(reader, run, steps[0])),
-                    drawing.one(_first_task(reader, run, steps[-1])),
+                    drawing.one(_task_at(reader, run, steps[0])),
+                    drawing.one(_task_at(reader, run, steps[-1])),
                 ]))
             for rgb in drawing.all(_tasks(reader, run, steps, stop, stride)):
                 sink.write(rgb)
@@ -311,7 +311,7 @@ def _tasks(reader, run, steps, stop, stride):
         position += count
 
 
-def _first_task(reader, run, step):
+def _task_at(reader, run, step):
     frames = reader.frames(run, start=step, stop=step + 1, limit=1)
     return int(frames.steps[0]), frames.values[0], frames.info[0]
 
