@@ -85,9 +85,10 @@ class FitVizCallback:
             after `fit` returns), and one still waiting when the next is due
             is dropped; the last frame's figure is always drawn.
         max_overhead: Time cap on recording as a fraction of training time:
-            a scheduled frame is skipped while the time
-            spent recording (figures drawn in the background included)
-            exceeds this fraction of the time spent training so far.
+            a scheduled frame is put off while the time spent recording
+            (figures drawn in the background included) exceeds this
+            fraction of the time spent training so far, and taken at the
+            first batch where the budget allows.
             "auto" (default): 0.05 with the default schedule, None (no cap:
             the schedule is honoured exactly) when `every` is given.
         smoothing: Odd moving-average window for the figures' loss band.
@@ -152,6 +153,7 @@ class FitVizCallback:
         self._batch_size = None
         self._mean_previous = (0, 0.0)
         self.frames_skipped = 0
+        self._frame_owed = False
 
     # -- Keras protocol -------------------------------------------------------
 
@@ -235,8 +237,11 @@ class FitVizCallback:
                 wanted = self.schedule(step, logs, predictions[0])
             else:
                 wanted = self.schedule(step, logs)
+            # A frame skipped for the time cap is owed: taken as soon as the budget allows.
+            wanted = wanted or self._frame_owed
             if wanted and self._over_budget(started):
                 wanted = False
+                self._frame_owed = True
                 self.frames_skipped += 1
         if wanted:
             self._record_frame(predictions)
@@ -298,6 +303,7 @@ class FitVizCallback:
             self.writer.reopen()  # after close(): a new event file, same run, same steps
         prediction, point_loss, validation_prediction, validation_loss, regularization = (
             predictions if predictions is not None else self._run_forward())
+        self._frame_owed = False
         self.writer.record(
             self.step, prediction, epoch=max(self._epoch, 0),
             y_pred_validation=validation_prediction, point_loss=point_loss,
