@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -111,9 +112,15 @@ def test_demo_serves_its_runs_and_stops_on_ctrl_c(demo_logdir):
         url = line.split("open ", 1)[1].split()[0]
         assert url.endswith("/#fitviz")
         base = url[: -len("#fitviz")]
-        with urllib.request.urlopen(base + "data/plugin/fitviz/runs", timeout=60) as answer:
-            runs = json.loads(answer.read())
-        assert sorted(run["run"] for run in runs) == sorted(LAST_STEPS)
+        # TensorBoard answers before its first load of the logdir is done: wait for the runs.
+        deadline = time.monotonic() + 180
+        while True:
+            with urllib.request.urlopen(base + "data/plugin/fitviz/runs", timeout=60) as answer:
+                names = sorted(run["run"] for run in json.loads(answer.read()))
+            if names == sorted(LAST_STEPS) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert names == sorted(LAST_STEPS)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
         assert "stopping TensorBoard" in "".join(lines)
