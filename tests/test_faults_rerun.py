@@ -72,10 +72,6 @@ def test_rerun_is_served_consistently(server, run):
     assert support.error_lines(server.output()) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runs' sample_size and settings come from the fitviz/sample metadata of the FIRST "
-    "event file (TensorBoard keeps one metadata per tag), stale after a rerun with "
-    "another sample; static and frames are right. Routed to the backend helper."))
 def test_rerun_with_another_sample_lists_the_new_sample_size(server):
     entry = support.runs_by_name(server)["other-sample"]
     static = server.get_json(f"{support.PLUGIN}/static?run=other-sample")

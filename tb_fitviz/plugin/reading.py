@@ -232,14 +232,14 @@ class FitVizReader:
         return result
 
     def _run_summary(self, run, series, epoch_series):
-        settings = _settings(run, series)
+        _settings(run, series)  # unreadable or too new: the run is listed with the reason
+        static = self._static(run, series)
+        settings = static["settings"]
+        sample_size = static["sample_x"].shape[0]
         index = self._index(run, series)
         epochs = self._epoch_scalars(run, epoch_series)
         epoch_ends = sorted(set(epochs["epoch_loss"][0].tolist())
                             | set(epochs["epoch_val_loss"][0].tolist()))
-        sample_size = settings.get("sample_size")
-        if isinstance(sample_size, bool) or not isinstance(sample_size, int):
-            sample_size = self.static(run)["sample_x"].shape[0]
         return {
             "run": run,
             "steps": index["steps_list"],
@@ -356,11 +356,13 @@ class FitVizReader:
         `scatter_x`, `scatter_y`, `validation_x`, `validation_y` (None if the run
         has no validation points).
         """
-        series = self._series(run, fmt.STATIC_TAGS)
+        return self._static(run, self._series(run, fmt.STATIC_TAGS))
+
+    def _static(self, run, series):
         stamp = _stamp(series, fmt.STATIC_TAGS)
 
         def load():
-            value = {"settings": _settings(run, series)}
+            value = {"settings": dict(_settings(run, series))}
             nbytes = 0
             for tag, name, required in (
                 (fmt.TAG_SAMPLE, "sample", True),
@@ -378,6 +380,12 @@ class FitVizReader:
                     raise ValueError(f"{tag}: expected shape [2, n], got {list(points.shape)}")
                 value[name + "_x"], value[name + "_y"] = points[0].copy(), points[1].copy()
                 nbytes += points.nbytes
+            # TensorBoard keeps the metadata (the settings) of a tag's first event
+            # file, but the points of the last training in a reused directory: the
+            # sizes are taken from the points.
+            for name in ("sample", "scatter", "validation"):
+                points = value[name + "_x"]
+                value["settings"][name + "_size"] = 0 if points is None else int(points.shape[0])
             return value, nbytes
 
         try:
