@@ -332,7 +332,8 @@ export function drawStatic(ctx, view) {
     ctx.fillStyle = TEXT_COLOR;
     ctx.textBaseline = 'alphabetic';
     ctx.textAlign = 'left';
-    ctx.fillText(fitText(ctx, panel.title, box.rect.w - 200), box.title.x, box.title.y);
+    // The left 55% for the title, the right part for the step text drawn per frame.
+    ctx.fillText(fitText(ctx, panel.title, box.rect.w * 0.55 - 12), box.title.x, box.title.y);
     ctx.restore();
     if (panel.legend) drawRunLegend(ctx, box.legend, panel.legend);
 
@@ -469,14 +470,17 @@ function drawBatchChart(ctx, panel, settings) {
  * Draws the band and the curve of one run's frame in a panel's main plot.
  * @param {object} scratch reusable buffers {half: Float64Array}
  */
-export function drawCurve(ctx, panel, run, frame, settings, scratch, {color = STEELBLUE, bandAlpha = 0.25} = {}) {
-  const {x: sx, y: sy} = panel.main;
+export function drawCurve(ctx, panel, run, frame, settings, scratch,
+  {color = STEELBLUE, bandAlpha = 0.25, dpr = 1} = {}) {
+  const {y: sy} = panel.main;
   const px = run.pixelX; // sample x in pixels, computed once per layout
   const pred = frame.prediction;
   const n = pred.length;
   if (settings.band !== 'off') {
     if (!scratch.half || scratch.half.length !== n) scratch.half = new Float64Array(n);
     const half = bandHalfWidth(frame.loss, settings.smoothing, settings.band, scratch.half);
+    // The band is smooth: one vertex per device pixel column is enough, and fills much faster.
+    const stride = Math.max(1, Math.floor(n / Math.max(1, panel.layout.main.w * dpr)));
     ctx.fillStyle = withAlpha(color, bandAlpha);
     ctx.beginPath();
     // One polygon per stretch of finite values: upper edge forwards, lower edge back.
@@ -485,29 +489,43 @@ export function drawCurve(ctx, panel, run, frame, settings, scratch, {color = ST
       while (i < n && !(Number.isFinite(pred[i]) && Number.isFinite(half[i]))) i++;
       const start = i;
       while (i < n && Number.isFinite(pred[i]) && Number.isFinite(half[i])) i++;
-      if (i - start < 1) continue;
+      const end = i - 1;
+      if (end < start) continue;
       ctx.moveTo(px[start], clampPx(sy(pred[start] + half[start])));
-      for (let j = start + 1; j < i; j++) ctx.lineTo(px[j], clampPx(sy(pred[j] + half[j])));
-      for (let j = i - 1; j >= start; j--) ctx.lineTo(px[j], clampPx(sy(pred[j] - half[j])));
+      for (let j = start + stride; j < end; j += stride) ctx.lineTo(px[j], clampPx(sy(pred[j] + half[j])));
+      ctx.lineTo(px[end], clampPx(sy(pred[end] + half[end])));
+      ctx.lineTo(px[end], clampPx(sy(pred[end] - half[end])));
+      let j = end - ((end - start) % stride || stride);
+      for (; j > start; j -= stride) ctx.lineTo(px[j], clampPx(sy(pred[j] - half[j])));
+      ctx.lineTo(px[start], clampPx(sy(pred[start] - half[start])));
       ctx.closePath();
     }
     ctx.fill();
   }
+  // The curve is stroked as 1-device-pixel hairlines through pixel centres, one on the curve
+  // and one a pixel above, below, left and right of it: the software rasteriser draws hairlines
+  // several times faster than one wide stroke with joins, and the line looks the same (solid,
+  // about 3 pixels wide whatever its slope).
+  const reach = Math.max(1, Math.round(dpr));
+  const offsets = [[0, 0]];
+  for (let d = 1; d <= reach; d++) offsets.push([0, -d], [0, d], [-d, 0], [d, 0]);
   ctx.strokeStyle = color;
-  ctx.lineWidth = 2;
-  ctx.lineJoin = 'round';
+  ctx.lineWidth = 1 / dpr;
   ctx.beginPath();
-  let pen = false;
-  for (let i = 0; i < n; i++) {
-    const v = pred[i];
-    if (!Number.isFinite(v)) {
-      pen = false; // NaN or inf: a gap in the curve
-      continue;
+  for (const [dx, dy] of offsets) {
+    let pen = false;
+    for (let i = 0; i < n; i++) {
+      const v = pred[i];
+      if (!Number.isFinite(v)) {
+        pen = false; // NaN or inf: a gap in the curve
+        continue;
+      }
+      const x = px[i] + dx / dpr;
+      const y = (Math.floor(clampPx(sy(v)) * dpr) + dy + 0.5) / dpr;
+      if (pen) ctx.lineTo(x, y);
+      else ctx.moveTo(x, y);
+      pen = true;
     }
-    const y = clampPx(sy(v));
-    if (pen) ctx.lineTo(px[i], y);
-    else ctx.moveTo(px[i], y);
-    pen = true;
   }
   ctx.stroke();
 }
@@ -526,7 +544,7 @@ export function drawFrame(ctx, view, staticLayer, scratch) {
     for (const run of panel.runs) {
       if (!run.frame) continue;
       drawCurve(ctx, panel, run, run.frame, view.settings, scratch,
-        {color: overlay ? run.color : STEELBLUE, bandAlpha: overlay ? 0.15 : 0.25});
+        {color: overlay ? run.color : STEELBLUE, bandAlpha: overlay ? 0.15 : 0.25, dpr: view.dpr});
     }
     ctx.restore();
     // Step and epoch, top right of the panel.
@@ -535,7 +553,8 @@ export function drawFrame(ctx, view, staticLayer, scratch) {
     ctx.textAlign = 'right';
     ctx.textBaseline = 'alphabetic';
     ctx.fillStyle = TEXT_COLOR;
-    ctx.fillText(panel.stepText, box.rect.x + box.rect.w - 12, box.title.y);
+    ctx.fillText(fitText(ctx, panel.stepText, box.rect.w * 0.45 - 12), box.rect.x + box.rect.w - 12,
+      box.title.y);
     ctx.restore();
     if (panel.note) {
       ctx.save();

@@ -93,6 +93,30 @@ export function stateFromUrlData(data) {
 }
 
 /**
+ * The `p.<plugin>.<key>=<value>` fields of a TensorBoard URL hash, as {key: value} strings.
+ * (TensorBoard 2.x no longer hands them over through experimental.GetURLPluginData, so the
+ * page reads its parent's hash: same origin.)
+ */
+export function urlDataFromHash(hash, pluginName = 'fitviz') {
+  const prefix = `p.${pluginName}.`;
+  const out = {};
+  for (const part of String(hash || '').replace(/^#/, '').split('&')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    let key;
+    let value;
+    try {
+      key = decodeURIComponent(part.slice(0, eq));
+      value = decodeURIComponent(part.slice(eq + 1));
+    } catch {
+      continue; // malformed escape: skip the field
+    }
+    if (key.startsWith(prefix) && key.length > prefix.length) out[key.slice(prefix.length)] = value;
+  }
+  return out;
+}
+
+/**
  * The runs to show: the chosen ones that exist, plus new runs while fewer than
  * MAX_DEFAULT_RUNS are chosen. With no choice yet, the first MAX_DEFAULT_RUNS runs.
  */

@@ -46,7 +46,8 @@ def browser(chromium_path):
 class FitVizPage:
     """TensorBoard's page with the FitViz tab open, and the tab's iframe."""
 
-    def __init__(self, browser, url, viewport=(1500, 950)):
+    def __init__(self, browser, url, viewport=(1500, 950), hash="fitviz"):
+        self.hash = hash
         self.context = browser.new_context(
             viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True
         )
@@ -62,7 +63,7 @@ class FitVizPage:
             self.errors.append(f"console error: {message.text} ({message.location})")
 
     def open(self, timeout=30):
-        self.page.goto(self.url + "/#fitviz")
+        self.page.goto(self.url + "/#" + self.hash)
         self.frame = self.wait_for_frame(timeout)
         self.wait_ready(timeout)
         return self

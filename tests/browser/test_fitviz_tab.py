@@ -283,3 +283,36 @@ def test_run_filter_is_a_regex(server, open_page):
     page.frame.locator(".fv-filter").fill("(")
     assert "Invalid regex" in page.frame.locator(".fv-filter-error").text_content()
     page.wait_until("window.__fitviz.shown().length === 2")
+
+
+def test_webm_export_records_the_animation_with_progress(server, open_page):
+    page = open_page(server)
+    page.js("window.__fitviz.setSetting('speed', 60)")
+    page.js("window.__fitviz.seek(0)")
+    page.wait_ready()
+    with page.page.expect_download(timeout=60_000) as info:
+        page.frame.locator("button", has_text="WebM").click()
+        # Progress is shown while recording.
+        page.wait_until("!document.querySelector('.fv-progress').hidden", timeout=10)
+        page.wait_until("document.querySelector('.fv-progress').value > 5", timeout=20)
+        page.screenshot("webm_recording")
+    download = info.value
+    assert download.suggested_filename.endswith(".webm")
+    with open(download.path(), "rb") as file:
+        data = file.read()
+    assert data[:4] == b"\x1a\x45\xdf\xa3", "not a WebM (EBML) file"
+    assert b"webm" in data[:64]
+    assert len(data) > 2000
+    assert "Saved" in page.frame.locator(".fv-export-status").text_content()
+    assert page.frame.locator(".fv-progress").is_hidden()
+
+
+def test_tensorboard_url_fields_choose_the_view(server, open_page):
+    page = open_page(server, hash=f"fitviz&p.fitviz.runs={SLOW}&p.fitviz.mode=overlay"
+                                  "&p.fitviz.step=10&p.fitviz.smoothing=5")
+    assert page.js("window.__fitviz.shown()") == [SLOW]
+    assert page.step() == 10
+    state = page.js("window.__fitviz.state")
+    assert state["mode"] == "overlay"
+    assert state["smoothing"] == 5
+    page.screenshot("url_fields")

@@ -44,3 +44,11 @@ test('run filter: case-insensitive regex; an invalid one is reported and filters
   assert.ok(bad.error);
   assert.ok(bad.test('anything'));
 });
+
+test('p.fitviz.* fields are read from a TensorBoard URL hash', async () => {
+  const {urlDataFromHash} = await import('../../frontend/state.js');
+  assert.deepEqual(urlDataFromHash('#fitviz&p.fitviz.runs=a%2Cb&p.fitviz.step=10&p.other.x=1&junk'),
+    {runs: 'a,b', step: '10'});
+  assert.deepEqual(urlDataFromHash('#p.fitviz.mode=%E0%A4%A'), {});
+  assert.deepEqual(urlDataFromHash(''), {});
+});
