@@ -202,20 +202,38 @@ export function strokeSeries(ctx, xs, ys, sx, sy, {color, width = 1.5, dash = nu
   ctx.beginPath();
   let pen = false;
   const n = Math.min(xs.length, ys.length);
+  const lonely = []; // points with no drawable neighbour: a line would not show them
+  const at = (i) => {
+    if (i < 0 || i >= n || xs[i] === null || ys[i] === null) return null;
+    const px = sx(xs[i]);
+    const py = sy(ys[i]);
+    return Number.isFinite(px) && Number.isFinite(py) ? [clampPx(px), clampPx(py)] : null;
+  };
+  let previous = null;
+  let current = at(0);
   for (let i = 0; i < n; i++) {
-    const x = xs[i];
-    const y = ys[i];
-    const px = x === null ? NaN : sx(x);
-    const py = y === null ? NaN : sy(y);
-    if (!Number.isFinite(px) || !Number.isFinite(py)) {
+    const next = at(i + 1);
+    if (!current) {
       pen = false;
-      continue;
+    } else {
+      if (pen) ctx.lineTo(current[0], current[1]);
+      else ctx.moveTo(current[0], current[1]);
+      pen = true;
+      if (!previous && !next) lonely.push(current);
     }
-    if (pen) ctx.lineTo(clampPx(px), clampPx(py));
-    else ctx.moveTo(clampPx(px), clampPx(py));
-    pen = true;
+    previous = current;
+    current = next;
   }
   ctx.stroke();
+  if (lonely.length) {
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    for (const [px, py] of lonely) {
+      ctx.moveTo(px + width, py);
+      ctx.arc(px, py, width, 0, 2 * Math.PI);
+    }
+    ctx.fill();
+  }
   ctx.restore();
 }
 

@@ -7,7 +7,16 @@ tab's iframe as experimental.DataReloaded.
 
 import numpy as np
 import pytest
-from conftest import STEELBLUE, curve_match_fraction, get_json, keras_run, piecewise_sine, predict
+from conftest import (
+    STEELBLUE,
+    colour_hits,
+    curve_match_fraction,
+    data_to_pixels,
+    get_json,
+    keras_run,
+    piecewise_sine,
+    predict,
+)
 from tb_process import tensorboard_server
 
 from tb_fitviz import FitVizWriter
@@ -28,8 +37,13 @@ def live(tmp_path_factory):
                                 keep_open=True)
     with FitVizWriter(logdir / HTML_NAME, x, y, sample=50, scatter=100, title="<b>bold?</b>") as w:
         for step in range(3):
-            w.record(step, np.full(50, 0.1 * step), epoch=0)
-    state = {"logdir": logdir, "model": model, "callback": callback, "x": x, "y": y}
+            prediction = np.full(50, 0.1 * step)
+            if step == 1:
+                prediction[20:30] = np.nan  # a diverged stretch: drawn as a gap
+                prediction[30] = np.inf
+            w.record(step, prediction, epoch=0)
+    state = {"logdir": logdir, "model": model, "callback": callback, "x": x, "y": y,
+             "html_x_sample": w.x_sample}
     yield state
     callback.close()
 
@@ -124,7 +138,7 @@ def test_slider_keeps_its_place_across_reloads(server, open_page, live):
     page.screenshot("live_slider_kept")
 
 
-def test_html_in_names_is_shown_as_text(server, open_page):
+def test_html_in_names_is_shown_as_text(server, open_page, live):
     page = open_page(server)
     names = page.frame.locator(".fv-run-name").all_text_contents()
     assert HTML_NAME in names
@@ -133,3 +147,17 @@ def test_html_in_names_is_shown_as_text(server, open_page):
     # Shown side by side, its panel title is drawn as text on the canvas.
     assert any(p["title"].startswith(HTML_NAME) for p in page.panels())
     page.screenshot("html_run_name")
+
+    # Its step 1 has NaN and inf predictions: the curve has a gap there, and is drawn elsewhere.
+    page.js("window.__fitviz.setSetting('band', 'off')")
+    page.js("window.__fitviz.seek(window.__fitviz.timeline().indexOf(1))")
+    page.wait_ready()
+    panel = next(p for p in page.panels() if p["runs"] == [HTML_NAME])
+    assert panel["frameSteps"] == [1]
+    xs = live["html_x_sample"]
+    px, py = data_to_pixels(panel, xs, np.full(len(xs), 0.1))
+    hits = colour_hits(page.pixel_patches([(float(px[i]), float(py[i])) for i in range(50)]),
+                       STEELBLUE)
+    assert all(hits[2:18]), hits
+    assert not any(hits[22:29]), hits
+    page.screenshot("nan_gap")
