@@ -147,7 +147,7 @@ class FitVizCallback:
         self._seconds_recording = 0.0
         self._image_seconds_before = 0.0
         self._fit_started = None
-        self._fit_first_step = 0
+        self._first_batch_of_fit = True
         self._batches_in_epoch = 0
         self._tracker_previous, self._tracker_k = (0.0, 0.0), 0
         self._batch_size = None
@@ -203,7 +203,7 @@ class FitVizCallback:
         if self.max_overhead is None:
             # No time cap: make the figure now, in the background, off the training loop.
             self.writer.prepare_images()
-        self._fit_first_step = self.step + 1
+        self._first_batch_of_fit = True
         self._image_seconds_before = self.writer.image_seconds
         self._seconds_recording = 0.0
         self._fit_started = time.perf_counter()
@@ -220,7 +220,12 @@ class FitVizCallback:
         if not self._active:
             return
         started = time.perf_counter()
-        new_batches = max(int(batch) + 1 - self._batches_in_epoch, 1)
+        end = int(batch) + 1
+        steps = (getattr(self, "params", None) or {}).get("steps")
+        if steps:
+            # With steps_per_execution, Keras 3 reports the last execution's nominal end.
+            end = min(end, int(steps))
+        new_batches = max(end - self._batches_in_epoch, 1)
         self._batches_in_epoch += new_batches
         self.step += new_batches
         step = self.step
@@ -229,7 +234,8 @@ class FitVizCallback:
             self.writer.record_batch_loss(step, batch_loss)
 
         predictions = None
-        if step == self._fit_first_step:
+        if self._first_batch_of_fit:
+            self._first_batch_of_fit = False
             wanted = True
         else:
             if self.schedule.needs_predictions:

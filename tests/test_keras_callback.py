@@ -326,3 +326,22 @@ def test_tf_keras(tmp_path, mode):
     np.testing.assert_allclose(last[0], report["last_prediction"], rtol=1e-5, atol=1e-6)
     sample_y = tags[fmt.TAG_SAMPLE][0][1][1]
     np.testing.assert_allclose(last[1], (last[0] - sample_y) ** 2, rtol=1e-4, atol=1e-6)
+
+
+def test_steps_per_execution_counts_real_batches(tmp_path):
+    """Keras calls back once per execution (3 batches); the last one holds a single batch."""
+    x, y = data(12)
+    model = small_model(learning_rate=0.0)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse", steps_per_execution=3)
+    prediction = model(x, training=False).numpy().astype(np.float64)
+    own = [float(np.mean((prediction[i:i + BATCH] - y[i:i + BATCH]) ** 2))
+           for i in range(0, N_POINTS, BATCH)]
+    log_dir = str(tmp_path / "spe")
+    callback = FitVizCallback(log_dir, x, y, every=1, images=False)
+    model.fit(x, y, epochs=1, batch_size=BATCH, shuffle=False, verbose=0, callbacks=[callback])
+    tags = read_run(log_dir)
+    assert steps(tags, fmt.TAG_FRAME) == [0, 3, 6, 9, 10]
+    assert steps(tags, fmt.SCALAR_BATCH_LOSS) == [3, 6, 9, 10]
+    recorded = [value for _, value, _ in tags[fmt.SCALAR_BATCH_LOSS]]
+    np.testing.assert_allclose(recorded, [np.mean(own[0:3]), np.mean(own[3:6]),
+                                          np.mean(own[6:9]), own[9]], rtol=1e-4)
