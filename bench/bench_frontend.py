@@ -253,8 +253,8 @@ def main():
     intervals = stats["tickIntervals"]
     fps = advanced / elapsed if elapsed else 0
     print("== playback at 60 fps for 5 s, " f"{args.frames}-frame run")
-    print(f"   {advanced} frames shown in {elapsed:.2f} s = {fps:.1f} frames/s; "
-          f"stalls waiting for data: {stats['stalls']}")
+    print(f"   playhead moved {advanced} frames in {elapsed:.2f} s = {fps:.1f} frames/s, "
+          f"in {stats['advances']} drawn frames; stalls waiting for data: {stats['stalls']}")
     if intervals:
         print(f"   animation-frame interval median {statistics.median(intervals):.1f} ms, "
               f"p95 {percentile(intervals, 95):.1f} ms")

@@ -635,7 +635,9 @@ class FitVizApp {
     const yDomain = padDomain(finiteExtent(pick((d) => [d.sample.y, d.scatter.y, d.validation?.y])) || [0, 1], 0.08);
     const stepExtent = finiteExtent(runs.flatMap((r) => [r.entry.store.steps,
       r.entry.scalars?.batch_loss?.steps, r.entry.scalars?.epoch_loss?.steps])) || [0, 1];
-    const chartX = stepExtent[0] === stepExtent[1] ? [stepExtent[0], stepExtent[0] + 1] : stepExtent;
+    // A little room on the right: the cursor and the last epoch's markers stay visible.
+    const chartX = stepExtent[0] === stepExtent[1] ? [stepExtent[0], stepExtent[0] + 1]
+      : [stepExtent[0], stepExtent[1] + (stepExtent[1] - stepExtent[0]) * 0.02];
     const lossDomain = (keys) => {
       const arrays = runs.flatMap((r) => keys.map((k) => nullsToNaN(r.entry.scalars?.[k]?.values)));
       const extent = finiteExtent(arrays, {positiveOnly: this.state.yLog});
