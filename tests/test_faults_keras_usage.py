@@ -243,3 +243,33 @@ def test_exception_mid_fit_keeps_the_frames_and_the_next_fit_continues(tmp_path)
     assert steps == list(range(4 + BATCHES + 1)), "the next fit continues after the crash"
     _, served = _served(tmp_path, "run")
     _assert_last_frame_is_the_model(model, callback, served)
+
+
+def test_legacy_tf_keras_fits_in_a_row_continue_the_steps(tmp_path):
+    """tf_keras (Keras 2): validation_split, close, a tf.data and a generator fit in a row."""
+    tf_keras = pytest.importorskip("tf_keras")
+    import pandas
+    import tensorflow as tf
+
+    from tb_fitviz import FitVizCallback
+
+    x, y = _data()
+    tf_keras.utils.set_random_seed(0)
+    model = tf_keras.Sequential([tf_keras.layers.Dense(8, activation="tanh", input_shape=(1,)),
+                                 tf_keras.layers.Dense(1)])
+    model.compile(tf_keras.optimizers.SGD(0.05), "mse")
+    callback = FitVizCallback(os.fspath(tmp_path / "run"), pandas.Series(x), y.tolist(),
+                              every=1, images=False, sample=32)
+    model.fit(x, y, epochs=2, batch_size=BATCH, validation_split=0.25, verbose=0,
+              callbacks=[callback])
+    callback.close()
+    dataset = tf.data.Dataset.from_tensor_slices((x[:, None], y[:, None])).batch(BATCH)
+    model.fit(dataset, epochs=1, verbose=0, callbacks=[callback])
+    model.fit(_generator(x, y, forever=False), epochs=1, verbose=0, callbacks=[callback])
+    callback.close()
+    total = 2 * 5 + BATCHES + BATCHES  # validation_split leaves 72 points: 5 batches
+    assert _all_steps(tmp_path / "run", "fitviz/frame") == list(range(total + 1))
+    assert _all_steps(tmp_path / "run", "fitviz/batch_loss") == list(range(1, total + 1))
+    _, served = _served(tmp_path, "run")
+    expected = model.predict(callback.writer.x_sample.reshape(-1, 1), verbose=0)[:, 0]
+    np.testing.assert_allclose(served.values[-1, 0], expected, rtol=1e-5, atol=1e-5)
