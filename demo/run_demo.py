@@ -24,6 +24,7 @@ import argparse
 import math
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -192,6 +193,10 @@ def first_free_port(host, first, tries=50):
     return 0
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def serve(logdir, host, port):
     """Runs TensorBoard on `logdir` until Ctrl-C; prints the URL once it answers."""
     free = first_free_port(host, port)
@@ -207,6 +212,11 @@ def serve(logdir, host, port):
     ]
     server = subprocess.Popen(command)
     url = f"http://{host}:{free}/"
+    # Ctrl-C, and a plain kill or a closed terminal too, stop TensorBoard with the demo
+    # (set explicitly: a parent that ignores SIGINT would otherwise pass that on).
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _stop)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

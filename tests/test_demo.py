@@ -86,7 +86,8 @@ def _free_port():
         return probe.getsockname()[1]
 
 
-def test_demo_serves_its_runs_and_stops_on_ctrl_c(demo_logdir):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_demo_serves_its_runs_and_stops_tensorboard_with_it(demo_logdir, stop_signal):
     logdir, _ = demo_logdir
     process = subprocess.Popen(
         [sys.executable, str(DEMO), "--no-train", "--logdir", str(logdir),
@@ -121,9 +122,12 @@ def test_demo_serves_its_runs_and_stops_on_ctrl_c(demo_logdir):
                 break
             time.sleep(0.5)
         assert names == sorted(LAST_STEPS)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         assert process.wait(timeout=60) == 0
         assert "stopping TensorBoard" in "".join(lines)
+        # TensorBoard went with the demo: nothing answers on its port any more.
+        with pytest.raises(OSError):
+            urllib.request.urlopen(base, timeout=10)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
