@@ -516,7 +516,9 @@ class FitVizApp {
       this.accumulated += (dt * this.state.speed) / 1000;
     }
     this.lastTick = now;
-    const advance = Math.floor(this.accumulated + 1e-6);
+    // Rounded, not floored: at a speed equal to the display rate, timer jitter (a tick of 16.6
+    // instead of 16.7 ms) must not skip a tick and then jump two frames.
+    const advance = Math.floor(this.accumulated + 0.5);
     if (advance >= 1) {
       const last = this.timeline.length - 1;
       let target = this.position + advance;
