@@ -69,7 +69,7 @@ def build_parser():
                         help="loss band: +/- sqrt of the smoothed loss (units of y, default), "
                         "+/- the raw smoothed loss, or none")
     export.add_argument("-j", "--jobs", type=int, default=None,
-                        help="processes drawing frames (default: one per CPU, at most "
+                        help="processes drawing frames (default: half the CPUs, at most "
                         f"{ex.MAX_AUTO_JOBS}, fewer for short runs)")
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 

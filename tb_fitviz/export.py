@@ -166,7 +166,7 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
         reader: A `tb_fitviz.plugin.reading.FitVizReader` already loaded
             (default: one over `logdir`).
         jobs: Processes drawing frames (Matplotlib is the slow part). Default:
-            one per CPU (at most 8), fewer for short runs; 1 draws here.
+            half the CPUs (at most 8), fewer for short runs; 1 draws here.
 
     Returns:
         An `ExportResult` (path, frame count, steps, size, fps, seconds).
@@ -246,13 +246,18 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
 
 
 def _resolve_jobs(jobs, frames):
-    """Drawing processes: as asked, or by default one per CPU, each with 16 frames or more."""
+    """Drawing processes: as asked, or by default half the CPUs, each with 32 frames or more.
+
+    Half: this process (reading, GIF encoding) and ffmpeg need CPU too, and a
+    worker's start-up (Matplotlib, the figure) costs about a second. Measured on
+    2 shared cores, two workers gained nothing, so there the default is one.
+    """
     if jobs is None:
         try:
             cpus = len(os.sched_getaffinity(0))
         except AttributeError:  # macOS, Windows
             cpus = os.cpu_count() or 1
-        return max(1, min(cpus, MAX_AUTO_JOBS, frames // 16))
+        return max(1, min(cpus // 2, MAX_AUTO_JOBS, frames // 32))
     _check_int("--jobs", jobs, minimum=1, maximum=256)
     return int(jobs)
 
