@@ -12,8 +12,10 @@ Per run (written once, at step 0)
     ``fitviz/validation``  float32 [2, V]: validation points, if any.
 
 Per recorded step (global batch count; 0 is the model before training)
-    ``fitviz/frame``       float32 [2, N]: predictions on the sample, and the
-                           unsmoothed per-point loss on the sample.
+    ``fitviz/frame/<first step>``
+                           float32 [2, N]: predictions on the sample, and the
+                           unsmoothed per-point loss on the sample, in block
+                           tags (see below).
     ``fitviz/frame_info``  float64 [4]: epoch, sample loss (mean per-point
                            loss), validation-sample loss, regularization loss;
                            NaN where not recorded.
@@ -29,6 +31,24 @@ Scalars (plugin ``scalars``, shown in the Scalars tab)
 
 Images (plugin ``images``)
     ``fitviz/figure``      PNG of the Matplotlib figure.
+
+Frame blocks
+    A writer puts its frames in blocks of `FRAME_BLOCK_SIZE` consecutive
+    frames, each block its own tag named after the step of its first frame,
+    zero-padded to 12 digits so the tags sort: ``fitviz/frame/000000000000``
+    holds the first 128 frames, ``fitviz/frame/000000000640`` the next 128 if
+    frame 128 was recorded at step 640, and so on (`frame_block_tag`,
+    `frame_block_start`). TensorBoard's read API has no step range, only tag
+    filters: with blocks, a reader serving a step range reads only the blocks
+    that can hold it (a block's steps run from its first step to the max step
+    TensorBoard lists for the tag), and a finished block never changes. Naming
+    blocks by step, not by a frame count, keeps a second training in a reused
+    log directory from writing into another training's block unless both start
+    a block at the same step (then TensorBoard's restart rule applies, as for
+    any tag); where two blocks hold the same step, the later wall time wins.
+    Runs written before blocks hold every frame in the one tag ``fitviz/frame``
+    (`TAG_FRAME`); readers read both layouts (a legacy tag is a block starting
+    at step 0). The schema version is unchanged: the data is the same.
 
 This module imports only numpy and TensorBoard's protos: no TensorFlow.
 """
@@ -51,12 +71,43 @@ STATIC_STEP = 0
 TAG_SAMPLE = "fitviz/sample"
 TAG_SCATTER = "fitviz/scatter"
 TAG_VALIDATION = "fitviz/validation"
-TAG_FRAME = "fitviz/frame"
+TAG_FRAME = "fitviz/frame"  # legacy: every frame in one tag (runs written before blocks)
+TAG_FRAME_BLOCK_PREFIX = TAG_FRAME + "/"
 TAG_FRAME_INFO = "fitviz/frame_info"
 TAG_BATCH_LOSSES = "fitviz/batch_losses"
 
 STATIC_TAGS = (TAG_SAMPLE, TAG_SCATTER, TAG_VALIDATION)
 PLUGIN_TAGS = STATIC_TAGS + (TAG_FRAME, TAG_FRAME_INFO, TAG_BATCH_LOSSES)
+
+# Frames per block tag (see "Frame blocks" above). 128 frames of 1,000 points are
+# 1 MiB: a range of 100 frames reads one or two blocks, and one read_tensors call
+# of every block of a 5,000-frame run costs no more than the legacy single tag.
+FRAME_BLOCK_SIZE = 128
+_FRAME_BLOCK_DIGITS = 12
+
+
+def frame_block_tag(first_step):
+    """Tag of the frame block whose first frame is at `first_step` (an int >= 0)."""
+    return f"{TAG_FRAME_BLOCK_PREFIX}{int(first_step):0{_FRAME_BLOCK_DIGITS}d}"
+
+
+def frame_block_start(tag):
+    """First step of a frame tag: the number of a block tag, 0 for the legacy
+    `TAG_FRAME`, None for any other tag."""
+    if tag == TAG_FRAME:
+        return 0
+    if not tag.startswith(TAG_FRAME_BLOCK_PREFIX):
+        return None
+    digits = tag[len(TAG_FRAME_BLOCK_PREFIX):]
+    if not digits.isascii() or not digits.isdigit():
+        return None
+    return int(digits)
+
+
+def is_frame_tag(tag):
+    """Whether `tag` holds frames: a block tag or the legacy `TAG_FRAME`."""
+    return frame_block_start(tag) is not None
+
 
 # Order of the values in a frame_info tensor.
 FRAME_INFO_FIELDS = ("epoch", "sample_loss", "validation_loss", "regularization_loss")

@@ -179,6 +179,7 @@ class FitVizWriter:
         self._pending_losses = []
         self._closed = False
         self.frames_recorded = 0
+        self._frame_tag = None  # the current frame block's tag (summary_format)
         # Histories for the figure's side panels, and the last frame for images.
         self._sample_loss_history = ([], [])
         self._batch_loss_history = ([], [])
@@ -311,8 +312,10 @@ class FitVizWriter:
         frame[0] = y_pred
         frame[1] = losses
         with self._lock:
+            if self.frames_recorded % fmt.FRAME_BLOCK_SIZE == 0:
+                self._frame_tag = fmt.frame_block_tag(step)
             values = [
-                self._tensor(fmt.TAG_FRAME, frame),
+                self._tensor(self._frame_tag, frame),
                 self._tensor(fmt.TAG_FRAME_INFO, info),
                 self._scalar(fmt.SCALAR_SAMPLE_LOSS, sample_loss),
             ]

@@ -43,7 +43,7 @@ def _frame_record_offsets(path):
     offsets = _records(path)
     assert len(events) == len(offsets)
     return [offsets[i] for i, event in enumerate(events)
-            if any(v.tag == "fitviz/frame" for v in event.summary.value)]
+            if any(v.tag.startswith("fitviz/frame/") for v in event.summary.value)]
 
 
 def _foreign_run(log_dir):

@@ -27,7 +27,7 @@ def _stored_frames(run_dir):
     for path in support.event_files(run_dir):
         for event in support.read_events(path):
             for value in event.summary.value:
-                if value.tag == "fitviz/frame":
+                if value.tag.startswith("fitviz/frame/"):  # frame block tags
                     stored[event.step] = tensor_util.make_ndarray(value.tensor)
     return stored
 

@@ -51,7 +51,7 @@ def _all_steps(run_dir, tag):
     steps = []
     for path in sorted(support.event_files(run_dir), key=os.path.getmtime):
         for event in support.read_events(path):
-            if any(v.tag == tag for v in event.summary.value):
+            if any(v.tag == tag or v.tag.startswith(tag + "/") for v in event.summary.value):
                 steps.append(event.step)
     return steps
 

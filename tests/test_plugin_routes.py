@@ -561,7 +561,8 @@ class _MessageCappedProvider:
 
     def read_tensors(self, ctx=None, *, experiment_id, plugin_name, downsample,
                      run_tag_filter=None):
-        if fmt.TAG_FRAME in (run_tag_filter.tags or ()) and downsample > self._max_frames:
+        frame_tags = [tag for tag in run_tag_filter.tags or () if fmt.is_frame_tag(tag)]
+        if frame_tags and downsample > self._max_frames:
             raise _MessageTooBig()
         return self._inner.read_tensors(ctx, experiment_id=experiment_id,
                                         plugin_name=plugin_name, downsample=downsample,
@@ -585,48 +586,119 @@ def test_frames_too_big_for_one_answer_are_served_downsampled(logdir, monkeypatc
 
 
 class _CountingProvider:
-    """A real data provider that counts the frame reads made through it."""
+    """A real data provider that records the frame tags of each read made through it."""
 
     def __init__(self, inner):
         self._inner = inner
-        self.frame_reads = 0
+        self.frame_reads = []  # per read_tensors call: the frame tags it asked for
 
     def __getattr__(self, name):
         return getattr(self._inner, name)
 
     def read_tensors(self, ctx=None, **kwargs):
-        if fmt.TAG_FRAME in (kwargs["run_tag_filter"].tags or ()):
-            self.frame_reads += 1
+        tags = [t for t in kwargs["run_tag_filter"].tags or () if fmt.is_frame_tag(t)]
+        if tags:
+            self.frame_reads.append(tags)
         return self._inner.read_tensors(ctx, **kwargs)
 
 
-def test_while_a_run_grows_earlier_frames_are_served_without_a_re_read(tmp_path):
-    from tensorboard import context
-
+def _write_live(tmp_path, frames):
     x = np.linspace(0, 1, 20)
     writer = FitVizWriter(str(tmp_path / "live"), x, x, sample=8, scatter=8, images=False)
-    for step in range(10):
-        writer.record(step, writer.x_sample * step)
+    for step in range(frames):
+        writer.record(2 * step, writer.x_sample * step)
     writer.flush()
+    return writer
+
+
+def test_frames_of_several_blocks_read_back_exactly_and_ranges_read_only_their_blocks(tmp_path):
+    from tensorboard import context
+
+    block = fmt.FRAME_BLOCK_SIZE
+    writer = _write_live(tmp_path, 2 * block + 44)  # steps 0, 2, 4, ...: three blocks
+    writer.close()
+    tags = [fmt.frame_block_tag(0), fmt.frame_block_tag(2 * block),
+            fmt.frame_block_tag(4 * block)]
+    _, ingester = make_app(tmp_path)
+    assert sorted(t for t in ingester.deprecated_multiplexer.GetAccumulator("live")
+                  .Tags()["tensors"] if fmt.is_frame_tag(t)) == tags
+    counting = _CountingProvider(ingester.data_provider)
+    reader = reading.FitVizReader(counting, context.RequestContext(), "")
+    # A range inside the middle block reads that block only.
+    frames = reader.frames("live", start=2 * block + 10, stop=2 * block + 20)
+    assert frames.steps.tolist() == list(range(2 * block + 10, 2 * block + 20, 2))
+    assert counting.frame_reads == [[tags[1]]]
+    for i, step in enumerate(frames.steps.astype(int)):
+        np.testing.assert_array_equal(frames.values[i, 0],
+                                      (writer.x_sample * (step // 2)).astype(np.float32))
+    # The first 100 frames: the first block only.
+    assert reader.frames("live", limit=100).steps.tolist() == list(range(0, 200, 2))
+    assert counting.frame_reads == [[tags[1]], [tags[0]]]
+    # Every frame: the one block not read yet, in one call, and exact values.
+    frames = reader.frames("live")
+    assert counting.frame_reads[2:] == [[tags[2]]]
+    assert frames.steps.tolist() == list(range(0, 2 * (2 * block + 44), 2))
+    expected = np.stack([writer.x_sample * k for k in range(2 * block + 44)]).astype(np.float32)
+    np.testing.assert_array_equal(frames.values[:, 0], expected)
+    np.testing.assert_array_equal(frames.info[:, 1], [
+        np.mean((writer.x_sample * k - writer.y_sample) ** 2) for k in range(2 * block + 44)])
+    assert reader.frames("live", start=5, stride=50).steps.tolist() == [
+        6, 106, 206, 306, 406, 506]
+    assert len(counting.frame_reads) == 3  # decoded blocks are kept
+
+
+def test_while_a_run_grows_only_its_newest_block_is_read_again(tmp_path):
+    from tensorboard import context
+
+    block = fmt.FRAME_BLOCK_SIZE
+    writer = _write_live(tmp_path, block + 10)
     _, ingester = make_app(tmp_path)
     counting = _CountingProvider(ingester.data_provider)
     reader = reading.FitVizReader(counting, context.RequestContext(), "")
-    assert reader.frames("live").steps.tolist() == list(range(10))
-    assert counting.frame_reads == 1
-    for step in range(10, 15):
-        writer.record(step, writer.x_sample * step)
+    assert reader.frames("live").steps.tolist() == list(range(0, 2 * (block + 10), 2))
+    assert sorted(counting.frame_reads[0]) == [fmt.frame_block_tag(0),
+                                              fmt.frame_block_tag(2 * block)]
+    for step in range(block + 10, block + 15):
+        writer.record(2 * step, writer.x_sample * step)
     writer.close()
     ingester.deprecated_multiplexer.Reload()
-    # Answers that end before the new frames come from the decoded frames...
-    assert reader.frames("live", limit=4).steps.tolist() == [0, 1, 2, 3]
-    assert reader.frames("live", start=2, stop=10, stride=3).steps.tolist() == [2, 5, 8]
-    assert counting.frame_reads == 1
-    # ...and one that reaches them re-reads the run once.
-    frames = reader.frames("live", start=8)
-    assert frames.steps.tolist() == list(range(8, 15))
-    np.testing.assert_array_equal(frames.values[-1, 0], (writer.x_sample * 14).astype(np.float32))
-    assert reader.frames("live", stop=3).steps.tolist() == [0, 1, 2]
-    assert counting.frame_reads == 2
+    # Answers within the finished first block come from the decoded blocks...
+    assert reader.frames("live", limit=4).steps.tolist() == [0, 2, 4, 6]
+    assert reader.frames("live", start=2, stop=20, stride=3).steps.tolist() == [2, 8, 14]
+    assert len(counting.frame_reads) == 1
+    # ...and one that reaches the new frames re-reads the newest block only.
+    frames = reader.frames("live", start=2 * block)
+    assert frames.steps.tolist() == list(range(2 * block, 2 * (block + 15), 2))
+    np.testing.assert_array_equal(frames.values[-1, 0],
+                                  (writer.x_sample * (block + 14)).astype(np.float32))
+    assert counting.frame_reads[1:] == [[fmt.frame_block_tag(2 * block)]]
+    assert reader.frames("live").steps.tolist() == list(range(0, 2 * (block + 15), 2))
+    assert len(counting.frame_reads) == 2
+
+
+def test_runs_written_before_blocks_are_still_served(tmp_path):
+    """A run of the legacy layout: every frame in the one tag fitviz/frame."""
+    x = np.linspace(0, 1, 6, dtype=np.float32)
+    sample = np.stack([x, 2 * x])
+    static = [_tensor(fmt.TAG_SAMPLE, sample, {"sample_size": 6}),
+              _tensor(fmt.TAG_SCATTER, sample)]
+    events = []
+    for step in range(150):
+        frame = np.stack([x * step, x + step]).astype(np.float32)
+        values = [_tensor(fmt.TAG_FRAME, frame),
+                  _tensor(fmt.TAG_FRAME_INFO, np.array([step // 50, step, np.nan, np.nan]))]
+        events.append((step, (static if step == 0 else []) + values))
+    _write_events(str(tmp_path / "legacy"), events)
+    client, _ = make_app(tmp_path)
+    (run,) = get_json(client, "runs")
+    assert run["frame_count"] == 150 and run["steps"] == list(range(150))
+    steps, info, values = decode_frames(get(client, "frames?run=legacy&start=120&stride=7")[2])
+    assert steps.tolist() == list(range(120, 150, 7))
+    assert info[:, 1].tolist() == steps.tolist()
+    np.testing.assert_array_equal(values[:, 0], np.stack([x * s for s in steps]).astype(np.float32))
+    np.testing.assert_array_equal(values[:, 1], np.stack([x + s for s in steps]).astype(np.float32))
+    assert decode_frames(get(client, "frames?run=legacy&limit=100")[2])[0].tolist() == list(
+        range(100))
 
 
 def _write_events(run_dir, events):

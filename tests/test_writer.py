@@ -26,7 +26,9 @@ def read_run(log_dir):
         for event in event_file_loader.EventFileLoader(path).Load():
             for value in event.summary.value:
                 metadata = value.metadata if value.HasField("metadata") else None
-                tags.setdefault(value.tag, []).append(
+                # Frame block tags (fitviz/frame/<first step>) read as one fitviz/frame.
+                tag = fmt.TAG_FRAME if fmt.is_frame_tag(value.tag) else value.tag
+                tags.setdefault(tag, []).append(
                     (event.step, tensor_util.make_ndarray(value.tensor), metadata))
     return tags
 

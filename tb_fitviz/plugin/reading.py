@@ -176,7 +176,7 @@ class FitVizReader:
     # -- listing -------------------------------------------------------------
 
     def _list_fitviz(self, runs=None, tags=fmt.PLUGIN_TAGS):
-        """{run: {tag: TensorTimeSeries}} of FitViz tags.
+        """{run: {tag: TensorTimeSeries}} of FitViz tags (`tags=None`: all of them).
 
         For one run, fitviz/sample (whose metadata carries the settings) is listed
         apart: the Rust data server's answers above a few hundred bytes wait
@@ -184,7 +184,10 @@ class FitVizReader:
         answers of a single run take < 1 ms. Listing all runs is one call: it
         waits once either way.
         """
-        if runs is None:
+        if tags is None:
+            # Every fitviz tag (frame blocks have names known only from the listing).
+            groups = [None]
+        elif runs is None:
             groups = [list(tags)]
         else:
             groups = [[tag for tag in tags if tag != fmt.TAG_SAMPLE]]
@@ -192,7 +195,7 @@ class FitVizReader:
                 groups.append([fmt.TAG_SAMPLE])
         merged = {}
         for group in groups:
-            if not group:
+            if group is not None and not group:
                 continue
             listing = self._provider.list_tensors(
                 self._ctx,
@@ -256,7 +259,7 @@ class FitVizReader:
         _check_run_name(run)
         series = self._list_fitviz([run], tags).get(run, {})
         checked = series
-        if not series and tuple(tags) != fmt.PLUGIN_TAGS:
+        if not series and tags is not None and tuple(tags) != fmt.PLUGIN_TAGS:
             # None of these tags (yet): is it a FitViz run at all, and a readable one?
             checked = self._list_fitviz([run]).get(run, {})
         if not checked:
@@ -267,22 +270,6 @@ class FitVizReader:
         except ValueError as error:
             raise errors.NotFoundError(f"run {run!r}: {error}") from None
         return series
-
-    def _frame_bytes_hint(self, run):
-        try:
-            sample_size = self._settings_of(run).get("sample_size")
-        except errors.NotFoundError:
-            return None
-        if isinstance(sample_size, bool) or not isinstance(sample_size, int):
-            return None
-        return 4 * CHANNELS * sample_size
-
-    def _settings_of(self, run):
-        series = self._series(run, (fmt.TAG_SAMPLE,))
-        try:
-            return _settings(run, series)
-        except ValueError as error:
-            raise errors.NotFoundError(f"run {run!r}: {error}") from None
 
     # -- per-frame index (small: steps and frame_info) -------------------------
 
@@ -336,6 +323,18 @@ class FitVizReader:
             "its points (evenly downsampled, last kept). Start TensorBoard with "
             "--load_fast=false to serve every frame.", run, tag, fitting)
         return self._read_tensors_once(run, tag, min(fitting, downsample))
+
+    def _read_tensors_of(self, run, tags):
+        """{tag: points} of several tags of one run, in one provider call (the Rust
+        data server's answers may each wait ~40 ms: one call waits once)."""
+        result = self._provider.read_tensors(
+            self._ctx,
+            experiment_id=self._experiment_id,
+            plugin_name=fmt.PLUGIN_NAME,
+            downsample=_MAX_DOWNSAMPLE,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(tags)),
+        ).get(run, {})
+        return {tag: _after_restarts(result.get(tag, [])) for tag in tags}
 
     def _read_tensors_once(self, run, tag, downsample):
         result = self._provider.read_tensors(
@@ -398,6 +397,11 @@ class FitVizReader:
     def frames(self, run, start=0, stop=None, stride=1, limit=None):
         """Frames whose step is in [start, stop), every `stride`-th, at most `limit`.
 
+        Reads only the frame blocks (`summary_format.frame_block_tag`) that can
+        hold the answer, in one data provider call, and keeps decoded blocks:
+        a finished block never changes, so while training goes on only the
+        newest block is read again.
+
         Args:
             run: Run name, as `runs()` lists it.
             start: First step (int >= 0).
@@ -414,72 +418,92 @@ class FitVizReader:
         stop = None if stop is None else _check_int(stop, "stop", 0)
         stride = _check_int(stride, "stride", 1)
         limit = None if limit is None else _check_int(limit, "limit", 1)
-        series = self._series(run, (fmt.TAG_FRAME, fmt.TAG_FRAME_INFO))
-        stamp = _stamp(series, (fmt.TAG_FRAME, fmt.TAG_FRAME_INFO))
-        cached = self._cache.peek((self._experiment_id, run, "frames"))
-        if cached is not None and cached[0] != stamp and _appended(cached[0], stamp):
-            # The run grew while training goes on. Frames already decoded are then
-            # unchanged: answer from them when the answer ends before the new
-            # frames, instead of re-reading the whole run. The (small) index must
-            # start with exactly the decoded frames: a new training restarting in
-            # the same directory, or a sampling cap, re-reads everything.
-            index = self._index(run, series)
-            decoded = cached[1]
-            count = len(decoded)
-            if (index["steps"].shape[0] >= count
-                    and np.array_equal(index["steps"][:count], decoded.steps)
-                    and np.array_equal(index["info"][:count], decoded.info, equal_nan=True)):
-                selection = _select(decoded, start, stop, stride, limit)
-                if selection is not None:
-                    return selection
-        return _select(self._all_frames(run, series, stamp), start, stop, stride, limit,
-                       complete=True)
-
-    def all_frames(self, run):
-        """Every frame of `run` (cached; re-read when the run gains frames)."""
-        series = self._series(run, (fmt.TAG_FRAME, fmt.TAG_FRAME_INFO))
-        return self._all_frames(run, series, _stamp(series, (fmt.TAG_FRAME, fmt.TAG_FRAME_INFO)))
-
-    def _all_frames(self, run, series, stamp):
-        def load():
-            index = self._index(run, series)
-            data = self._read_tensors(run, fmt.TAG_FRAME, series,
-                                      point_bytes=self._frame_bytes_hint(run))
-            if data:
-                sample_size = int(np.shape(data[-1].numpy)[-1])
-                # Frames of another size come from an older training in a reused log
-                # directory (the Python loader keeps some): show the last training's.
-                data = [d for d in data if np.shape(d.numpy)[-1:] == (sample_size,)]
-            else:
-                sample_size = self._settings_of(run).get("sample_size")
-                if isinstance(sample_size, bool) or not isinstance(sample_size, int):
-                    sample_size = 0
-            for datum in data:
-                if datum.numpy.shape != (CHANNELS, sample_size):
-                    raise ValueError(
-                        f"{fmt.TAG_FRAME} at step {datum.step}: expected shape "
-                        f"[{CHANNELS}, {sample_size}], got {list(datum.numpy.shape)}"
-                    )
-            if data:
-                values = np.concatenate([datum.numpy for datum in data]).astype(
-                    np.float32, copy=False).reshape(len(data), CHANNELS, sample_size)
-            else:
-                values = np.empty((0, CHANNELS, sample_size), dtype=np.float32)
-            steps = np.array([datum.step for datum in data], dtype=np.float64)
-            # frame_info and frame are written together; keep the steps both have.
-            in_index = np.isin(steps, index["steps"])
-            if not in_index.all():
-                steps, values = steps[in_index], values[in_index]
-            info = index["info"][np.searchsorted(index["steps"], steps)]
-            frames = Frames(steps, info, values)
-            del data
-            _return_freed_memory()
-            return frames, steps.nbytes + info.nbytes + values.nbytes
-
+        series = self._series(run, None)
         try:
-            return self._cache.get((self._experiment_id, run, "frames"), stamp, load)
+            return self._frames(run, series, start, stop, stride, limit)
         except ValueError as error:
             raise errors.NotFoundError(f"run {run!r}: {error}") from None
+
+    def all_frames(self, run):
+        """Every frame of `run` (decoded blocks are cached)."""
+        _check_run_name(run)
+        series = self._series(run, None)
+        try:
+            return self._frames(run, series, 0, None, 1, None, cap=False)
+        except ValueError as error:
+            raise errors.NotFoundError(f"run {run!r}: {error}") from None
+
+    def _frames(self, run, series, start, stop, stride, limit, cap=True):
+        index = self._index(run, series)
+        blocks = sorted(
+            (first, tag) for tag, first in ((tag, fmt.frame_block_start(tag)) for tag in series)
+            if first is not None
+            and series[tag].max_step >= start and (stop is None or first < stop))
+        point_bytes = _frame_bytes(run, series)
+        sample_size = point_bytes // (4 * CHANNELS) if point_bytes else 0
+        if not blocks:
+            return _no_frames(sample_size)
+        parts = []  # decoded blocks read so far: (steps, wall times, values)
+        done = 0
+        while done < len(blocks):
+            # Enough blocks for the answer if each holds a full block of frames;
+            # more are read only if some hold fewer (a run's last block, a restart).
+            if cap:
+                wanted = limit if limit is not None else max_frames(
+                    (point_bytes or 8) // (4 * CHANNELS))
+                count = sum(len(part[0]) for part in parts)
+                needed = max(1, -(-(wanted * stride - count) // fmt.FRAME_BLOCK_SIZE))
+            else:
+                needed = len(blocks)
+            batch = blocks[done:done + needed]
+            parts.extend(self._frame_blocks(run, series, [tag for _, tag in batch], point_bytes))
+            done += len(batch)
+            frames = _merge_blocks(parts, index, sample_size)
+            if not cap or done >= len(blocks):
+                break
+            selection = _select(frames, start, stop, stride, limit, complete=True)
+            # Complete when the answer is full and ends before any unread block
+            # (a block holds no step before its first).
+            full = max_frames(frames.sample_size)
+            if (len(selection) and len(selection) >= min(limit or full, full)
+                    and selection.steps[-1] < blocks[done][0]):
+                return selection
+        if not cap:
+            return frames
+        return _select(frames, start, stop, stride, limit, complete=True)
+
+    def _frame_blocks(self, run, series, tags, point_bytes):
+        """Decoded blocks [(steps, wall times, values)] of `tags`, from the cache
+        or read (all missing ones in as few provider calls as the message cap allows)."""
+        decoded = {}
+        missing = []
+        for tag in tags:
+            stamp = _stamp(series, (tag,))
+            cached = self._cache.peek((self._experiment_id, run, "frame_block", tag))
+            if cached is not None and cached[0] == stamp:
+                decoded[tag] = cached[1]
+            else:
+                missing.append(tag)
+        per_call = len(missing)
+        if point_bytes:
+            block_bytes = fmt.FRAME_BLOCK_SIZE * (point_bytes + _POINT_OVERHEAD_BYTES)
+            per_call = max(1, _FITTING_MESSAGE_BYTES // block_bytes)
+        for first in range(0, len(missing), max(1, per_call)):
+            group = missing[first:first + per_call]
+            if len(group) == 1:
+                data = {group[0]: self._read_tensors(run, group[0], series, point_bytes)}
+            else:
+                data = self._read_tensors_of(run, group)
+            for tag in group:
+                block = _decode_block(tag, data.get(tag, []))
+                nbytes = sum(array.nbytes for array in block)
+                decoded[tag] = self._cache.get(
+                    (self._experiment_id, run, "frame_block", tag), _stamp(series, (tag,)),
+                    lambda block=block, nbytes=nbytes: (block, nbytes))
+            del data
+        if missing:
+            _return_freed_memory()
+        return [decoded[tag] for tag in tags]
 
     # -- scalars ---------------------------------------------------------------
 
@@ -576,16 +600,72 @@ def _select(frames, start, stop, stride, limit, complete=False):
     return Frames(frames.steps[chosen], frames.info[chosen], frames.values[chosen])
 
 
-def _appended(old_stamp, new_stamp):
-    """Whether every series of `new_stamp` only gained points since `old_stamp`."""
-    if len(old_stamp) != len(new_stamp):
-        return False
-    for old, new in zip(old_stamp, new_stamp):
-        if len(old) != 3 or len(new) != 3 or old[0] != new[0]:
-            return False
-        if old != new and not new[1] > old[1]:
-            return False
-    return True
+def _decode_block(tag, data):
+    """(steps float64, wall times float64, values float32 [k, 2, N]) of one frame tag."""
+    if data:
+        sample_size = int(np.shape(data[-1].numpy)[-1])
+        # Frames of another size come from an older training in a reused log
+        # directory (the Python loader keeps some): keep the last training's.
+        data = [d for d in data if np.shape(d.numpy)[-1:] == (sample_size,)]
+    else:
+        sample_size = 0
+    for datum in data:
+        if datum.numpy.shape != (CHANNELS, sample_size):
+            raise ValueError(
+                f"{tag} at step {datum.step}: expected shape "
+                f"[{CHANNELS}, {sample_size}], got {list(datum.numpy.shape)}"
+            )
+    if data:
+        values = np.concatenate([datum.numpy for datum in data]).astype(
+            np.float32, copy=False).reshape(len(data), CHANNELS, sample_size)
+    else:
+        values = np.empty((0, CHANNELS, 0), dtype=np.float32)
+    steps = np.array([datum.step for datum in data], dtype=np.float64)
+    wall_times = np.array([datum.wall_time for datum in data], dtype=np.float64)
+    return steps, wall_times, values
+
+
+def _no_frames(sample_size):
+    return Frames(np.empty(0), np.empty((0, len(fmt.FRAME_INFO_FIELDS))),
+                  np.empty((0, CHANNELS, sample_size), dtype=np.float32))
+
+
+def _merge_blocks(parts, index, sample_size):
+    """One `Frames` from decoded blocks: ascending steps, each step once (the
+    latest wall time wins: a reused log directory may hold a step in two blocks),
+    only steps the index (frame_info) has, with their info."""
+    parts = [part for part in parts if len(part[0])]
+    if not parts:
+        return _no_frames(sample_size)
+    # The last training's sample size: that of the newest block.
+    newest = max(parts, key=lambda part: part[1].max())
+    sample_size = newest[2].shape[2]
+    parts = [part for part in parts if part[2].shape[2] == sample_size]
+    if len(parts) == 1:
+        steps, wall_times, values = parts[0]
+    else:
+        steps = np.concatenate([part[0] for part in parts])
+        wall_times = np.concatenate([part[1] for part in parts])
+        values = None
+    ordered = bool(np.all(steps[1:] > steps[:-1]))
+    if ordered:
+        chosen = None
+    else:
+        order = np.lexsort((wall_times, steps))
+        last_of_step = np.append(steps[order][1:] != steps[order][:-1], True)
+        chosen = order[last_of_step]
+        steps = steps[chosen]
+    # frame_info and frame are written together; keep the steps both have.
+    in_index = np.isin(steps, index["steps"])
+    if not in_index.all():
+        chosen = np.flatnonzero(in_index) if chosen is None else chosen[in_index]
+        steps = steps[in_index]
+    if values is None:
+        values = np.concatenate([part[2] for part in parts])
+    if chosen is not None:
+        values = values[chosen]
+    info = index["info"][np.searchsorted(index["steps"], steps)]
+    return Frames(steps, info, values)
 
 
 def max_frames(sample_size):
@@ -641,6 +721,17 @@ def _settings(run, series):
     if settings is None:
         raise ValueError(f"no {fmt.TAG_SAMPLE} recorded (yet)")
     return settings
+
+
+def _frame_bytes(run, series):
+    """Bytes of one frame per the run's settings (listed with fitviz/sample), or None."""
+    try:
+        sample_size = _settings(run, series).get("sample_size")
+    except ValueError:
+        return None
+    if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 1:
+        return None
+    return 4 * CHANNELS * sample_size
 
 
 def _after_restarts(data):

@@ -84,7 +84,7 @@ def frame_steps_in_files(run_dir):
     steps = []
     for path in event_files(run_dir):
         for event in read_events(path):
-            if any(v.tag == "fitviz/frame" for v in event.summary.value):
+            if any(v.tag.startswith("fitviz/frame/") for v in event.summary.value):
                 steps.append(event.step)
     return steps
 
