@@ -6,8 +6,14 @@ Rust data server or Python multiplexer alike) and by the export command
 
 Reading is per run and per tag: the Rust data server caps each gRPC answer at
 256 MiB, and a run's frames are the only large series (5,000 frames of 1,000
-points are 40 MB). Decoded arrays are cached per run and re-read when the
-run's series change (TensorBoard reloads while training goes on).
+points are 40 MB). Frames are stored in block tags of 128 frames
+(`summary_format`, "Frame blocks"): a step range reads only the blocks that
+can hold it, all in one provider call, so the first 100 frames of a run never
+wait for the whole run. Decoded arrays are cached (frames per block, the rest
+per run) and re-read when their series change (TensorBoard reloads while
+training goes on): a finished block never changes, so a growing run re-reads
+only its newest block. Runs written before blocks (one tag fitviz/frame) are
+read as one block.
 """
 
 import collections
@@ -418,7 +424,7 @@ class FitVizReader:
         stop = None if stop is None else _check_int(stop, "stop", 0)
         stride = _check_int(stride, "stride", 1)
         limit = None if limit is None else _check_int(limit, "limit", 1)
-        series = self._series(run, None)
+        series = self._frame_series(run)
         try:
             return self._frames(run, series, start, stop, stride, limit)
         except ValueError as error:
@@ -426,12 +432,33 @@ class FitVizReader:
 
     def all_frames(self, run):
         """Every frame of `run` (decoded blocks are cached)."""
-        _check_run_name(run)
-        series = self._series(run, None)
+        series = self._frame_series(run)
         try:
             return self._frames(run, series, 0, None, 1, None, cap=False)
         except ValueError as error:
             raise errors.NotFoundError(f"run {run!r}: {error}") from None
+
+    def _frame_series(self, run):
+        """Every fitviz series of `run` (frame block names are known only from a
+        listing of all tags), listed again only when fitviz/frame_info changed.
+
+        frame_info is written with every frame, so its (max step, wall time) stamps
+        the frame blocks too. A listing of every tag is a larger answer, which
+        the Rust data server makes wait ~40 ms (see `_list_fitviz`); listing only
+        frame_info keeps requests to an unchanged run at < 1 ms.
+        """
+        _check_run_name(run)
+        key = (self._experiment_id, run, "frame_series")
+        cached = self._cache.peek(key)
+        if cached is not None:
+            info = self._list_fitviz([run], (fmt.TAG_FRAME_INFO,)).get(run, {})
+            if info and cached[0] == _stamp(info, (fmt.TAG_FRAME_INFO,)):
+                return cached[1]
+        series = self._series(run, None)
+        if fmt.TAG_FRAME_INFO in series:
+            self._cache.get(key, _stamp(series, (fmt.TAG_FRAME_INFO,)),
+                            lambda: (series, 256 * len(series)))
+        return series
 
     def _frames(self, run, series, start, stop, stride, limit, cap=True):
         index = self._index(run, series)
