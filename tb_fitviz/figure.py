@@ -17,9 +17,11 @@ from tb_fitviz.smoothing import check_window, moving_average
 CURVE_COLOR = "steelblue"
 SCATTER_COLOR = "0.55"
 VALIDATION_COLOR = "darkorange"
-BATCH_LOSS_COLOR = "0.35"
+BATCH_LOSS_COLOR = "0.5"
 EPOCH_END_COLOR = "0.8"
 BANDS = ("sqrt", "raw", None)
+# More epoch-end lines than this turn the side panels grey: mark every k-th epoch instead.
+MAX_EPOCH_MARKS = 12
 
 
 class FitFigure:
@@ -104,7 +106,10 @@ class FitFigure:
         # Above the axes: the curve, drawn on top of a cached background, never hides it.
         main.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=4, fontsize="small",
                     frameon=False, borderaxespad=0.2, handlelength=1.5)
-        self._main_title = main.set_title("", loc="left", fontsize="medium")
+        # A figure-level text, not an axes title: it is drawn on its own over the cached
+        # background, at a fixed place left of the legend.
+        self._step_text = self.figure.text(
+            main.get_position().x0, 0.9, "", ha="left", va="bottom", fontsize="medium")
 
         (self._sample_loss_line,) = self.sample_loss_axes.plot(
             [], [], color=CURVE_COLOR, linewidth=1.5)
@@ -123,7 +128,7 @@ class FitFigure:
             axes.add_collection(marks)
             self._epoch_marks.append(marks)
         # Everything else never changes: rendered once, then restored for each frame.
-        self._dynamic = [a for a in (self._band, self._curve, self._main_title) if a is not None]
+        self._dynamic = [a for a in (self._band, self._curve) if a is not None]
         self._background = None
         self._dirty = True
 
@@ -157,7 +162,7 @@ class FitFigure:
         text = f"step {int(step)}"
         if epoch is not None and not (isinstance(epoch, float) and math.isnan(epoch)):
             text += f"   epoch {int(epoch) + 1}"
-        self._main_title.set_text(text)
+        self._step_text.set_text(text)
 
         last_step = max(int(step), 1)
         for axes, line, history in ((self.sample_loss_axes, self._sample_loss_line, sample_loss),
@@ -166,7 +171,9 @@ class FitFigure:
             line.set_data(steps, values)
             _fit_axes(axes, last_step, values)
         ends = [] if epoch_ends is None else np.asarray(epoch_ends, dtype=np.float64).reshape(-1)
-        segments = [[(s, 0.0), (s, 1.0)] for s in ends if s <= last_step]
+        ends = [s for s in ends if s <= last_step]
+        every = max(1, math.ceil(len(ends) / MAX_EPOCH_MARKS))
+        segments = [[(s, 0.0), (s, 1.0)] for s in ends[every - 1::every]]
         for marks in self._epoch_marks:
             marks.set_segments(segments)
         self._dirty = True
@@ -182,7 +189,7 @@ class FitFigure:
         side_axes = (self.sample_loss_axes, self.batch_loss_axes)
         if self._background is None:
             # The static part (scatter, main axes, legend) once, without what changes.
-            hidden = [*self._dynamic, *side_axes]
+            hidden = [*self._dynamic, self._step_text, *side_axes]
             for artist in hidden:
                 artist.set_visible(False)
             self.canvas.draw()
@@ -192,8 +199,8 @@ class FitFigure:
         self.canvas.restore_region(self._background)
         for artist in self._dynamic:
             self.main_axes.draw_artist(artist)
-        for axes in side_axes:
-            self.figure.draw_artist(axes)
+        for artist in (self._step_text, *side_axes):
+            self.figure.draw_artist(artist)
 
     def png(self):
         """The figure as PNG bytes."""
