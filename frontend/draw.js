@@ -185,8 +185,12 @@ function drawPoints(ctx, xs, ys, sx, sy, color, radius, hollow = false) {
     ctx.arc(px, py, radius, 0, 2 * Math.PI);
   }
   if (hollow) {
-    ctx.lineWidth = 1;
+    // Hollow and half transparent: dense validation points must not hide the data.
+    ctx.save();
+    ctx.lineWidth = 0.8;
+    ctx.globalAlpha = 0.6;
     ctx.stroke();
+    ctx.restore();
   } else {
     ctx.fill();
   }
@@ -255,6 +259,8 @@ function markers(ctx, xs, ys, sx, sy, color, {hollow = false, radius = 3} = {}) 
   ctx.restore();
 }
 
+const MIN_EPOCH_GAP = 12;
+
 function epochLines(ctx, rect, sx, epochEnds) {
   if (!epochEnds || !epochEnds.length) return;
   ctx.save();
@@ -262,9 +268,12 @@ function epochLines(ctx, rect, sx, epochEnds) {
   ctx.setLineDash([3, 3]);
   ctx.lineWidth = 1;
   ctx.beginPath();
+  // Many short epochs would grey the chart out: keep lines at least MIN_EPOCH_GAP px apart.
+  let last = -Infinity;
   for (const step of epochEnds) {
     const px = Math.round(sx(step)) + 0.5;
-    if (!(px >= rect.x && px <= rect.x + rect.w)) continue;
+    if (!(px >= rect.x && px <= rect.x + rect.w) || px - last < MIN_EPOCH_GAP) continue;
+    last = px;
     ctx.moveTo(px, rect.y);
     ctx.lineTo(px, rect.y + rect.h);
   }
