@@ -50,12 +50,12 @@ Frame blocks
     (`TAG_FRAME`); readers read both layouts (a legacy tag is a block starting
     at step 0). The schema version is unchanged: the data is the same.
 
-This module imports only numpy and TensorBoard's protos: no TensorFlow.
+This module imports only TensorBoard's protos at import time (numpy when a tensor
+is built): the plugin's entry point imports it, so it stays light.
 """
 
 import json
 
-import numpy as np
 from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 
 PLUGIN_NAME = "fitviz"
@@ -201,8 +201,8 @@ def image_metadata(description=""):
 
 
 _DTYPES = {
-    np.dtype("float32"): (types_pb2.DT_FLOAT, "<f4"),
-    np.dtype("float64"): (types_pb2.DT_DOUBLE, "<f8"),
+    "float32": (types_pb2.DT_FLOAT, "<f4"),
+    "float64": (types_pb2.DT_DOUBLE, "<f8"),
 }
 
 
@@ -211,8 +211,10 @@ def array_tensor(array):
 
     `tensor_content` is the fastest encoding to build and to read back.
     """
+    import numpy as np  # here, so that the plugin's entry point can import this module cheaply
+
     array = np.asarray(array)
-    dtype, wire = _DTYPES[array.dtype]
+    dtype, wire = _DTYPES[array.dtype.name]
     shape = tensor_shape_pb2.TensorShapeProto(
         dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=n) for n in array.shape]
     )

@@ -22,7 +22,7 @@ from werkzeug import wrappers
 
 import tb_fitviz
 from tb_fitviz.plugin import encoding, reading
-from tb_fitviz.plugin.loader import PLUGIN_NAME
+from tb_fitviz.summary_format import PLUGIN_NAME
 
 _ROUTE_PREFIX = f"/data/plugin/{PLUGIN_NAME}/"
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}

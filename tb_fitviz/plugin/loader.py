@@ -8,7 +8,7 @@ try/except, so it stays light: standard library and TensorBoard's own
 
 from tensorboard.plugins import base_plugin
 
-PLUGIN_NAME = "fitviz"
+from tb_fitviz.summary_format import PLUGIN_NAME
 
 # Frames kept per FitViz tag when the user did not pass
 # `--samples_per_plugin=fitviz=N`: 0 means keep every one (TensorBoard's
