@@ -415,14 +415,20 @@ function drawRunLegend(ctx, rect, entries) {
   ctx.restore();
 }
 
-function drawSampleChart(ctx, panel, settings) {
-  const rect = panel.layout.charts.sample;
-  const {x: sx, y: sy} = panel.charts.sample;
-  const titleWidth = chartTitle(ctx, rect, 'Loss on the sample');
+/** Title, axes and epoch lines of one loss chart; leaves the context clipped to it (save()d). */
+function beginChart(ctx, panel, which, title) {
+  const rect = panel.layout.charts[which];
+  const {x: sx, y: sy} = panel.charts[which];
+  const titleWidth = chartTitle(ctx, rect, title);
   drawAxes(ctx, rect, sx, sy, {xTicks: 4, yTicks: 4});
   ctx.save();
   clip(ctx, rect);
   epochLines(ctx, rect, sx, panel.epochEnds);
+  return {rect, sx, sy, titleWidth};
+}
+
+function drawSampleChart(ctx, panel, settings) {
+  const {rect, sx, sy, titleWidth} = beginChart(ctx, panel, 'sample', 'Loss on the sample');
   const single = panel.runs.length === 1;
   const legend = [];
   for (const run of panel.runs) {
@@ -450,13 +456,7 @@ function drawSampleChart(ctx, panel, settings) {
 }
 
 function drawBatchChart(ctx, panel, settings) {
-  const rect = panel.layout.charts.batch;
-  const {x: sx, y: sy} = panel.charts.batch;
-  const titleWidth = chartTitle(ctx, rect, 'Batch loss');
-  drawAxes(ctx, rect, sx, sy, {xTicks: 4, yTicks: 4});
-  ctx.save();
-  clip(ctx, rect);
-  epochLines(ctx, rect, sx, panel.epochEnds);
+  const {rect, sx, sy, titleWidth} = beginChart(ctx, panel, 'batch', 'Batch loss');
   const single = panel.runs.length === 1;
   let hasEpoch = false;
   let hasEpochVal = false;
