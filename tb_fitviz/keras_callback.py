@@ -18,7 +18,6 @@ import numpy as np
 from tb_fitviz import schedules as schedules_module
 from tb_fitviz.writer import DEFAULT_SAMPLE, DEFAULT_SCATTER, FitVizWriter
 
-DEFAULT_BUDGET = 300
 DEFAULT_MAX_OVERHEAD = 0.05
 # Expected cost of a first figure (Matplotlib import, fonts, first render), measured here.
 FIRST_IMAGE_SECONDS = 0.5
@@ -118,7 +117,7 @@ class FitVizCallback:
                  band="auto", x_label=None, y_label=None, title=None):
         super().__init__()
         if every is None:
-            schedule = schedules_module.LogSpaced(DEFAULT_BUDGET)
+            schedule = schedules_module.LogSpaced(schedules_module.DEFAULT_BUDGET)
         else:
             schedule = schedules_module.as_schedule(every)
         self.max_overhead = _check_max_overhead(max_overhead, default=every is None)

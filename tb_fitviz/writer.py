@@ -326,6 +326,9 @@ class FitVizWriter:
             self._flush_batch_losses_locked()
             self._emit(step, values)
             self._last_step = step
+            if self.schedule is not None:
+                # OnChange compares the next predictions with these.
+                self.schedule.recorded(step, y_pred)
             self.frames_recorded += 1
             self._frames_since_image += 1
             self._sample_loss_history[0].append(step)
@@ -375,6 +378,8 @@ class FitVizWriter:
         """
         values = []
         with self._lock:
+            if self._closed:
+                raise RuntimeError("record_epoch: this FitVizWriter is closed")
             if loss is not None:
                 values.append(self._scalar(fmt.SCALAR_EPOCH_LOSS, loss))
             if val_loss is not None:
@@ -391,7 +396,8 @@ class FitVizWriter:
     def write_image(self):
         """Draws the figure of the last recorded frame into the Images tab."""
         with self._lock:
-            self._write_image_locked()
+            if not self._closed:  # close() already drew the last one
+                self._write_image_locked()
 
     def prepare_images(self):
         """Makes the figure and renders it once, in the background, before it is needed.

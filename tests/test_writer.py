@@ -183,6 +183,8 @@ def test_steps_must_increase_and_closed_writer_refuses(tmp_path):
     writer.close()
     with pytest.raises(RuntimeError):
         writer.record(7, x)
+    with pytest.raises(RuntimeError, match="record_epoch"):
+        writer.record_epoch(7, 0, loss=0.1)
     writer.reopen()
     writer.record(7, x)
     writer.close()
@@ -212,3 +214,16 @@ def test_due_follows_the_schedule():
                               **writer_kwargs)
         assert [s for s in range(0, 200) if writer.due(s)] == [0, 1, 3, 10, 32, 100, 317][:6]
         writer.close()
+
+
+def test_on_change_through_the_writer_records_only_when_predictions_move(tmp_path):
+    x = np.linspace(0, 1, 10)
+    with FitVizWriter(str(tmp_path / "r"), x, x, images=False,
+                      every=schedules.OnChange(0.1, relative=False)) as writer:
+        still = np.zeros(10)
+        writer.record(0, still)
+        assert [writer.due(s, predictions=still) for s in range(2, 6)] == [False] * 4
+        moved = still + 0.5
+        assert writer.due(6, predictions=moved)
+        writer.record(6, moved)
+        assert not writer.due(7, predictions=moved)

@@ -149,7 +149,7 @@ class FitVizPlugin(base_plugin.TBPlugin):
         run = _run_arg(request)
         series = self._reader(request).scalars(run)
         body = {
-            name: {"steps": [int(s) for s in steps.tolist()], "values": _json_list(values)}
+            name: {"steps": steps.astype(np.int64).tolist(), "values": _json_list(values)}
             for name, (steps, values) in series.items()
         }
         return _respond_json(request, body)
