@@ -330,27 +330,20 @@ class FitVizReader:
             "--load_fast=false to serve every frame.", run, tag, fitting)
         return self._read_tensors_once(run, tag, min(fitting, downsample))
 
-    def _read_tensors_of(self, run, tags):
+    def _read_tensors_of(self, run, tags, downsample=_MAX_DOWNSAMPLE):
         """{tag: points} of several tags of one run, in one provider call (the Rust
         data server's answers may each wait ~40 ms: one call waits once)."""
         result = self._provider.read_tensors(
             self._ctx,
             experiment_id=self._experiment_id,
             plugin_name=fmt.PLUGIN_NAME,
-            downsample=_MAX_DOWNSAMPLE,
+            downsample=downsample,
             run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(tags)),
         ).get(run, {})
         return {tag: _after_restarts(result.get(tag, [])) for tag in tags}
 
     def _read_tensors_once(self, run, tag, downsample):
-        result = self._provider.read_tensors(
-            self._ctx,
-            experiment_id=self._experiment_id,
-            plugin_name=fmt.PLUGIN_NAME,
-            downsample=downsample,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
-        )
-        return _after_restarts(result.get(run, {}).get(tag, []))
+        return self._read_tensors_of(run, [tag], downsample)[tag]
 
     # -- static ----------------------------------------------------------------
 
@@ -488,7 +481,7 @@ class FitVizReader:
             frames = _merge_blocks(parts, index, sample_size)
             if not cap or done >= len(blocks):
                 break
-            selection = _select(frames, start, stop, stride, limit, complete=True)
+            selection = _select(frames, start, stop, stride, limit)
             # Complete when the answer is full and ends before any unread block
             # (a block holds no step before its first).
             full = max_frames(frames.sample_size)
@@ -497,7 +490,7 @@ class FitVizReader:
                 return selection
         if not cap:
             return frames
-        return _select(frames, start, stop, stride, limit, complete=True)
+        return _select(frames, start, stop, stride, limit)
 
     def _frame_blocks(self, run, series, tags, point_bytes):
         """Decoded blocks [(steps, wall times, values)] of `tags`, from the cache
@@ -606,19 +599,14 @@ class FitVizReader:
         return self._cache.get((self._experiment_id, run, "epochs"), stamp, load)
 
 
-def _select(frames, start, stop, stride, limit, complete=False):
-    """The `Frames` of the frames route's selection; None if `frames` may lack some
-    of it (`complete=False`: frames newer than the last one may exist)."""
+def _select(frames, start, stop, stride, limit):
+    """The `Frames` of the frames route's selection from `frames`."""
     mask = frames.steps >= start
     if stop is not None:
         mask &= frames.steps < stop
     chosen = np.flatnonzero(mask)[::stride]
     cap = max_frames(frames.sample_size)
     cap = cap if limit is None else min(limit, cap)
-    if not complete:
-        last = frames.steps[-1] if len(frames) else -1
-        if not (chosen.size > cap or (stop is not None and stop <= last + 1)):
-            return None
     chosen = chosen[:cap]
     if chosen.size and chosen[-1] - chosen[0] + 1 == chosen.size:
         # A contiguous range: views, no copy.
