@@ -144,3 +144,35 @@ export function nearestIndex(array, value) {
   if (i >= array.length - 1) return array.length - 1;
   return value - array[i] <= array[i + 1] - value ? i : i + 1;
 }
+
+/** The q-quantile (0..1) of sorted finite values, linearly interpolated (as d3.quantile). */
+export function quantile(sorted, q) {
+  const n = sorted.length;
+  if (!n) return NaN;
+  const h = (n - 1) * q;
+  const lo = Math.floor(h);
+  return lo >= n - 1 ? sorted[n - 1] : sorted[lo] + (sorted[lo + 1] - sorted[lo]) * (h - lo);
+}
+
+/**
+ * [lo, hi] of the finite values of several arrays, ignoring outliers: between the given quantiles
+ * (TensorBoard's "Ignore outliers in chart scaling" takes the 5th and 95th percentiles), or the
+ * whole extent when `quantiles` is null. Null when there is no finite value.
+ * @param {Array<ArrayLike<number>|null>} arrays
+ * @param {{quantiles?: number[]|null, positiveOnly?: boolean}} options
+ */
+export function robustExtent(arrays, {quantiles = null, positiveOnly = false} = {}) {
+  if (!quantiles) return finiteExtent(arrays, {positiveOnly});
+  const values = [];
+  for (const array of arrays) {
+    if (!array) continue;
+    for (let i = 0; i < array.length; i++) {
+      const v = array[i];
+      if (v === null || !Number.isFinite(v) || (positiveOnly && v <= 0)) continue;
+      values.push(v);
+    }
+  }
+  if (!values.length) return null;
+  values.sort((a, b) => a - b);
+  return [quantile(values, quantiles[0]), quantile(values, quantiles[1])];
+}

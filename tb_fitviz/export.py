@@ -402,14 +402,11 @@ class _Drawing:
 
 
 def _make_figure(static, settings, run, size, dpi, smoothing, band):
-    from tb_fitviz.figure import FitFigure
+    from tb_fitviz.figure import figure_for_run
 
-    return FitFigure(
-        static["sample_x"], static["sample_y"], static["scatter_x"], static["scatter_y"],
-        static.get("validation_x"), static.get("validation_y"),
-        x_label=settings.get("x_label"), y_label=settings.get("y_label"),
-        title=settings.get("title") or run, size=size, dpi=dpi, smoothing=smoothing, band=band,
-    )
+    return figure_for_run(settings, static, size=size, dpi=dpi,
+                          title=settings.get("title") or run, smoothing=smoothing,
+                          band="none" if band is None else band)
 
 
 class _History:
@@ -445,7 +442,7 @@ def _draw(figure, history, step, values, info):
     sample_loss, batch_loss, epoch_ends = history.upto(step)
     epoch = info[0]
     figure.draw(
-        step, values[0], values[1],
+        step, values, None,
         epoch=int(epoch) if math.isfinite(epoch) else None,
         sample_loss=sample_loss, batch_loss=batch_loss, epoch_ends=epoch_ends,
     )

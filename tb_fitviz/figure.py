@@ -274,3 +274,54 @@ def _band_polygons(x, lower, upper):
             np.concatenate((lower[start:stop], upper[start:stop][::-1])),
         )))
     return polygons
+
+
+def figure_for_run(settings, points, *, size=(960, 540), dpi=100, title=None, smoothing=None,
+                   band=None):
+    """The figure of a run's main view, from its settings and stored point sets.
+
+    Args:
+        settings: The run's settings (its kind and view defaults).
+        points: {"sample", "scatter", "validation"}: float [d + t, n] arrays or None.
+        smoothing, band: Override the run's view defaults.
+    """
+    from tb_fitviz.kind import RunKind
+
+    kind = RunKind.from_settings(settings)
+    view = settings.get("view") or {}
+    band = view.get("band", "sqrt") if band is None else band
+    smoothing = view.get("smoothing", 1) if smoothing is None else smoothing
+    if kind.input_width == 1 and kind.task == "regression" and kind.output_count == 1:
+        sample, scatter, validation = points["sample"], points["scatter"], points.get("validation")
+        figure = FitFigure(
+            sample[0], sample[1], scatter[0], scatter[1],
+            None if validation is None else validation[0],
+            None if validation is None else validation[1],
+            x_label=settings.get("x_label") or kind.feature_names[0],
+            y_label=settings.get("y_label") or kind.output_names[0],
+            title=title, size=size, dpi=dpi, smoothing=smoothing,
+            band=None if band == "none" else band)
+        return _ChannelFigure(figure, kind)
+    raise NotImplementedError(f"no figure yet for a {kind.task} run with {kind.input_width} "
+                              "features")
+
+
+class _ChannelFigure:
+    """Adapts FitFigure to frames of channels."""
+
+    def __init__(self, figure, kind):
+        self.inner = figure
+        self._loss = kind.channel("loss")
+
+    def draw(self, step, values, grid=None, **options):
+        self.inner.draw(step, values[0], values[self._loss], **options)
+
+    def png(self):
+        return self.inner.png()
+
+    def rgb(self):
+        return self.inner.rgb()
+
+    @property
+    def size(self):
+        return self.inner.size

@@ -1,10 +1,11 @@
 """FitVizCallback: records a Keras fit for TensorBoard's FitViz tab.
 
-Works with Keras 3 (the `keras` package, TensorFlow backend) and with legacy
-Keras 2 (`tf_keras`, which `TF_USE_LEGACY_KERAS=1` makes `tf.keras`). The
-callback is a thin adapter on `FitVizWriter`: it runs one compiled forward
-pass (predictions and per-point loss on the sample, traced once) when a frame
-is due, and recovers each batch's own loss.
+Works with Keras 3 (the `keras` package) and with legacy Keras 2 (`tf_keras`,
+which `TF_USE_LEGACY_KERAS=1` makes `tf.keras`). The callback is a thin
+adapter on `FitVizWriter`'s public API: it decides the run's task from the
+model, runs one compiled forward pass (`tb_fitviz.forward.Forward`: the sample,
+the validation sample and the grid of a surface, in one call) when a frame is
+due, and recovers each batch's own loss.
 """
 
 import math
@@ -16,7 +17,8 @@ import time
 import numpy as np
 
 from tb_fitviz import schedules as schedules_module
-from tb_fitviz.writer import DEFAULT_SAMPLE, DEFAULT_SCATTER, FitVizWriter
+from tb_fitviz.kind import CLASSIFICATION, REGRESSION
+from tb_fitviz.writer import DEFAULT_GRID, DEFAULT_SAMPLE, DEFAULT_SCATTER, FitVizWriter
 
 DEFAULT_MAX_OVERHEAD = 0.05
 # Expected cost of a first figure (Matplotlib import, fonts, first render), measured here.
@@ -58,23 +60,34 @@ class FitVizCallback:
     Args:
         log_dir: Directory of the run; event files go directly into it, so
             its last component is the run's name in TensorBoard.
-        x: Training inputs, one feature: shape (n,) or (n, 1).
-        y: Training targets, one output: shape (n,) or (n, 1).
+        x: Training inputs: (n,), (n, 1) or (n, d) arrays, a list of lists or a
+            pandas DataFrame (its column names become the feature names).
+        y: Training targets: regression (n,) or (n, k), or a list of arrays (a
+            model with several outputs); classification integer labels (n,),
+            one-hot rows (n, K), or 0/1 labels for one sigmoid unit.
+        task: "auto" (default: any cross-entropy in the model's compiled loss
+            means a classification, else the writer's rule on y), "regression"
+            or "classification".
         sample: Points to predict on: an int count (>= 2) or a float fraction
-            in (0, 1] of the data, spread evenly over sorted x. Default 1,000
-            (all points if fewer).
-        scatter: Same, for the scatter drawn behind the curve (default 2,000).
+            in (0, 1] of the data (default 1,000; all points if fewer): one
+            feature: spread evenly over sorted x; several: evenly over sorted y
+            (regression) or stratified by class.
+        scatter: Same, for the points drawn as data (default 2,000).
         validation_data: Optional (x_val, y_val): drawn in their own colour;
             their sample's loss is recorded with each frame.
         validation_sample: Size of the validation sample, as for `sample`.
+        grid: Points a side of the surface of a two-feature model ("auto":
+            100), or None for no surface.
         every: When to record a frame: an int n (every n-th batch), a
             sequence of booleans (one per global batch, the first for step 1),
             a callable (step, logs) -> bool, or a `tb_fitviz.schedules`
             schedule (`EveryN`, `LogSpaced`, `OnChange`). Default:
             `LogSpaced(budget=300)` with `max_overhead=0.05`. The first and
             last batch of each fit are always recorded.
-        loss: Per-point loss: "squared" (default), "absolute", "model" (the
-            model's own compiled loss, per point) or a callable
+        loss: Per-point loss: "auto" (default: "squared" for a regression,
+            "cross_entropy" for a classifier, computed from the predictions),
+            "squared", "absolute", "cross_entropy", "model" (the model's own
+            compiled loss, per point and output) or a callable
             (y_true, y_pred) -> one value per point (run on NumPy arrays).
         images: Figures for the Images tab: "epoch" (default: one per epoch
             end, plus the last frame), an int n (every n-th recorded frame),
@@ -90,8 +103,10 @@ class FitVizCallback:
             first batch where the budget allows.
             "auto" (default): 0.05 with the default schedule, None (no cap:
             the schedule is honoured exactly) when `every` is given.
-        smoothing: Odd moving-average window for the figures' loss band.
-        band: Loss band of the figures: "auto", "sqrt", "raw" or None.
+        smoothing: Odd moving-average window of the loss band (None: the default).
+        band: Loss band: "auto" (faithful to the loss), "sqrt", "raw" or None.
+        feature_names, output_names, class_names: Names (defaults: DataFrame
+            columns, the model's output names, else "x1".., "y1".., "0"..).
         x_label, y_label, title: Optional texts for the axes and title.
 
     Example:
@@ -111,10 +126,11 @@ class FitVizCallback:
             cls = callback_class(_guess_flavour())
         return object.__new__(cls)
 
-    def __init__(self, log_dir, x, y, *, sample=DEFAULT_SAMPLE, scatter=DEFAULT_SCATTER,
-                 validation_data=None, validation_sample=DEFAULT_SAMPLE, every=None,
-                 loss="squared", images="epoch", max_overhead="auto", smoothing=1,
-                 band="auto", x_label=None, y_label=None, title=None):
+    def __init__(self, log_dir, x, y, *, task="auto", sample=DEFAULT_SAMPLE,
+                 scatter=DEFAULT_SCATTER, validation_data=None, validation_sample=DEFAULT_SAMPLE,
+                 grid=DEFAULT_GRID, every=None, loss="auto", images="epoch",
+                 max_overhead="auto", smoothing=None, band="auto", feature_names=None,
+                 output_names=None, class_names=None, x_label=None, y_label=None, title=None):
         super().__init__()
         if every is None:
             schedule = schedules_module.LogSpaced(schedules_module.DEFAULT_BUDGET)
@@ -125,24 +141,28 @@ class FitVizCallback:
         if self.max_overhead is not None:
             description += f", at most {self.max_overhead:.0%} overhead"
         self.schedule = schedule
-        self._x_ndim = _ndim(x)
-        self.writer = FitVizWriter(
-            log_dir, x, y, sample=sample, scatter=scatter, validation_data=validation_data,
-            validation_sample=validation_sample, loss=loss, images=images,
-            smoothing=smoothing, band=band, x_label=x_label, y_label=y_label, title=title,
-            framework=self._flavour or "keras", schedule_description=description)
-        if hasattr(schedule, "set_scale"):
-            schedule.set_scale(self.writer.y_sample)
-        # With a time cap, a figure not yet started when the next is due is dropped.
-        self.writer.drop_stale_images = self.max_overhead is not None
+        self._task_option = task
+        self._names_given = output_names is not None
+        self._writer_arguments = (log_dir, x, y)
+        self._writer_options = dict(
+            sample=sample, scatter=scatter, validation_data=validation_data,
+            validation_sample=validation_sample, grid=grid, loss=loss, images=images,
+            smoothing=smoothing, band=band, feature_names=feature_names,
+            output_names=output_names, class_names=class_names, x_label=x_label,
+            y_label=y_label, title=title, framework=self._flavour or "keras",
+            schedule_description=description,
+            # With a time cap, a figure not yet started when the next is due is dropped.
+            drop_stale_images=self.max_overhead is not None)
+        # Checked now, before any training: the task is settled when Keras hands
+        # over the model (its loss may say classification where y looked like values).
+        self.writer = self._make_writer(task)
         self._loss_option = loss
         self.step = 0
         self._epoch = -1
         self._active = True
         self._forward = None
-        self._tf_loss = False
-        self._loss_tracker = None
-        self._has_regularization = False
+        self._logits = False
+        self._sizes = None
         self._seconds_recording = 0.0
         self._image_seconds_before = 0.0
         self._fit_started = None
@@ -153,6 +173,15 @@ class FitVizCallback:
         self._mean_previous = (0, 0.0)
         self.frames_skipped = 0
         self._frame_owed = False
+
+    def _make_writer(self, task, **extra):
+        log_dir, x, y = self._writer_arguments
+        writer = FitVizWriter(log_dir, x, y, task=task, **{**self._writer_options, **extra})
+        if hasattr(self.schedule, "set_scale"):
+            # OnChange measures moves against the predictions' range.
+            self.schedule.set_scale(np.array([0.0, 1.0]) if writer.kind.is_classification
+                                    else writer.y_sample)
+        return writer
 
     # -- Keras protocol -------------------------------------------------------
 
@@ -171,15 +200,8 @@ class FitVizCallback:
 
     def set_model(self, model):
         flavour = model_flavour(model)
-        if flavour is not None and flavour != self._flavour:
-            # Built for the other Keras: become the subclass of the model's Callback.
-            params = getattr(self, "params", None)
-            self.__class__ = callback_class(flavour)
-            type(self).__mro__[2].__init__(self)
-            if params:
-                self.params = params
-        if self.writer.last_step is None:
-            self.writer.settings["framework"] = self._flavour
+        if flavour is not None:
+            self.writer.set_framework(flavour)
         super().set_model(model)
 
     def on_train_begin(self, logs=None):
@@ -190,7 +212,7 @@ class FitVizCallback:
         if self.writer.closed:  # fit again after close(): batch losses need an open file too
             self.writer.reopen()
         if self._forward is None:
-            self._forward = self._build_forward(model)
+            self._prepare(model)
         params = getattr(self, "params", None) or {}
         epochs, steps = params.get("epochs"), params.get("steps")
         if epochs and steps:
@@ -206,6 +228,82 @@ class FitVizCallback:
         self._image_seconds_before = self.writer.image_seconds
         self._seconds_recording = 0.0
         self._fit_started = time.perf_counter()
+
+    def _prepare(self, model):
+        """Settles the run's kind from the model, then builds the forward pass."""
+        from tb_fitviz import forward
+
+        flavour = model_flavour(model) or self._flavour or "keras"
+        info = forward.compiled_loss_info(model, flavour)
+        probe = forward.Forward(model, self.writer.x_sample.reshape(
+            len(self.writer.x_sample), -1)[:2], flavour=flavour)
+        width = sum(probe.output_widths)
+        task = self._task_option
+        if task == "auto":
+            task = CLASSIFICATION if info["cross_entropy"] else (
+                REGRESSION if info["names"] else self.writer.kind.task)
+        extra = {}
+        if task == CLASSIFICATION:
+            if len(probe.output_widths) > 1:
+                raise ValueError("model: a classifier with several outputs is not supported; "
+                                 "FitViz draws one classifier output")
+            extra["class_count"] = max(width, 2)
+        elif (probe.output_names and not self._names_given
+              and width == len(probe.output_names)):
+            extra["output_names"] = probe.output_names
+        if self.writer.last_step is None and (task != self.writer.kind.task or extra):
+            self.writer = self._make_writer(task, **extra)
+            self.writer.set_framework(flavour)
+        kind = self.writer.kind
+        if kind.is_classification:
+            self._logits = bool(info["from_logits"])
+            expected = 1 if kind.binary else kind.class_count
+            if width not in (expected, kind.class_count):
+                raise ValueError(
+                    f"model: gives {width} values per point; a classifier of "
+                    f"{kind.class_count} classes needs {kind.class_count}"
+                    + (" (or 1 sigmoid unit)" if kind.binary else ""))
+        elif width != kind.output_count:
+            raise ValueError(f"model: gives {width} values per point; y has "
+                             f"{kind.output_count} output(s)")
+        parts = [self.writer.x_sample, self.writer.x_validation, self.writer.x_grid]
+        parts = [np.asarray(p, dtype=np.float64).reshape(len(p), -1)
+                 for p in parts if p is not None]
+        self._sizes = [len(p) for p in parts]
+        points = np.concatenate(parts)
+        targets = None
+        loss = "model" if self._loss_option == "model" else None
+        if loss:
+            targets = self._model_targets(probe, len(points))
+        self._forward = forward.Forward(model, points, flavour=flavour, targets=targets,
+                                        loss=loss)
+
+    def _model_targets(self, probe, count):
+        """The sample's and validation sample's targets in the form the model's loss takes,
+        one array per output, padded to `count` rows (the grid has no targets)."""
+        writer = self.writer
+        kind = writer.kind
+        rows = [writer.y_sample]
+        if writer.y_validation is not None:
+            rows.append(writer.y_validation)
+        values = np.concatenate(rows)
+        pad = count - len(values)
+        if kind.is_classification:
+            labels = np.concatenate([values, np.zeros(pad)]).astype(np.int64)
+            if writer.settings.get("target_form") == "one_hot":
+                return [np.eye(kind.class_count, dtype=np.float32)[labels]]
+            if sum(probe.output_widths) == 1:
+                return [labels.astype(np.float32).reshape(-1, 1)]
+            return [labels]
+        values = values.reshape(len(values), -1)
+        values = np.concatenate([values, np.zeros((pad, values.shape[1]))]).astype(np.float32)
+        if len(probe.output_widths) == 1:
+            return [values]
+        out, start = [], 0
+        for width in probe.output_widths:
+            out.append(values[:, start:start + width])
+            start += width
+        return out
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self._active:
@@ -239,7 +337,7 @@ class FitVizCallback:
         else:
             if self.schedule.needs_predictions:
                 predictions = self._run_forward()
-                wanted = self.schedule(step, logs, predictions[0])
+                wanted = self.schedule(step, logs, predictions["sample"])
             else:
                 wanted = self.schedule(step, logs)
             # A frame skipped for the time cap is owed: taken as soon as the budget allows.
@@ -306,88 +404,34 @@ class FitVizCallback:
     def _record_frame(self, predictions=None):
         if self.writer.closed:
             self.writer.reopen()  # after close(): a new event file, same run, same steps
-        prediction, point_loss, validation_prediction, validation_loss, regularization = (
-            predictions if predictions is not None else self._run_forward())
+        parts = predictions if predictions is not None else self._run_forward()
         self._frame_owed = False
         self.writer.record(
-            self.step, prediction, epoch=max(self._epoch, 0),
-            y_pred_validation=validation_prediction, point_loss=point_loss,
-            point_loss_validation=validation_loss, regularization_loss=regularization)
-        self.schedule.recorded(self.step, prediction)
+            self.step, parts["sample"], epoch=max(self._epoch, 0),
+            y_pred_validation=parts.get("validation"), y_pred_grid=parts.get("grid"),
+            point_loss=parts.get("sample_loss"),
+            point_loss_validation=parts.get("validation_loss"),
+            regularization_loss=parts["regularization"])
+        self.schedule.recorded(self.step, parts["sample"])  # OnChange compares with these
 
     def _run_forward(self):
-        values = self._forward().numpy()
-        n = len(self.writer.x_sample)
-        v = 0 if self.writer.x_validation is None else len(self.writer.x_validation)
-        prediction, validation_prediction = values[:n], values[n:n + v]
-        point_loss = validation_loss = regularization = None
-        offset = n + v
-        if self._tf_loss:
-            point_loss = values[offset:offset + n]
-            validation_loss = values[offset + n:offset + n + v]
-            offset += n + v
-        if self._has_regularization:
-            regularization = float(values[offset])
-        if not v:
-            validation_prediction = validation_loss = None
-        return prediction, point_loss, validation_prediction, validation_loss, regularization
-
-    def _build_forward(self, model):
-        """One traced function: predictions, per-point loss, regularization; one tensor out."""
-        import tensorflow as tf
-
-        writer = self.writer
-        x_all = writer.x_sample
-        y_all = writer.y_sample
-        if writer.x_validation is not None:
-            x_all = np.concatenate([x_all, writer.x_validation])
-            y_all = np.concatenate([y_all, writer.y_validation])
-        count = len(x_all)
-        input_rank, input_dtype = _model_input(model, self._x_ndim)
-        x_tensor = tf.constant(x_all.reshape((count, 1) if input_rank == 2 else (count,)),
-                               dtype=input_dtype)
-        y_tensor = tf.constant(y_all.reshape(count, 1), dtype=tf.float32)
-        loss_function = self._tensorflow_point_loss(model)
-        self._tf_loss = loss_function is not None
-        self._has_regularization = bool(_safe_losses(model))
-
-        def forward():
-            output = model(x_tensor, training=False)
-            if isinstance(output, (list, tuple, dict)):
-                raise ValueError("model: has several outputs; FitViz supports one output so far")
-            output = tf.cast(output, tf.float32)
-            if output.shape.rank is not None and (
-                    output.shape.num_elements() not in (None, count)):
-                raise ValueError(
-                    f"model: gives {output.shape.num_elements() // count} values per point "
-                    f"(output shape {tuple(output.shape)}); FitViz supports one output so far")
-            prediction = tf.reshape(output, [count, 1])
-            parts = [prediction[:, 0]]
-            if loss_function is not None:
-                point_loss = tf.cast(loss_function(y_tensor, prediction), tf.float32)
-                if point_loss.shape.num_elements() not in (None, count):
-                    raise ValueError(
-                        f"loss: the model's loss gave {point_loss.shape.num_elements()} values "
-                        f"for {count} points; loss='model' needs one value per point")
-                parts.append(tf.reshape(point_loss, [count]))
-            if self._has_regularization:
-                penalties = [tf.cast(tf.reshape(p, []), tf.float32) for p in model.losses]
-                parts.append(tf.reshape(tf.add_n(penalties), [1]))
-            return tf.concat(parts, axis=0)
-
-        return tf.function(forward, autograph=False).get_concrete_function()
-
-    def _tensorflow_point_loss(self, model):
-        import tensorflow as tf
-
-        loss = self._loss_option
-        if loss == "squared":
-            return lambda y_true, y_pred: tf.square(y_pred - y_true)[:, 0]
-        if loss == "absolute":
-            return lambda y_true, y_pred: tf.abs(y_pred - y_true)[:, 0]
-        if loss == "model":
-            return _model_loss_function(model, self._flavour)
-        return None  # a user callable: run on NumPy by the writer
+        """{"sample", "validation", "grid", "regularization", and with loss="model"
+        "sample_loss", "validation_loss"}: the forward pass, split by point set."""
+        outputs, regularization, point_loss = self._forward()
+        kind = self.writer.kind
+        if kind.is_classification:
+            outputs = _probabilities(outputs, self._logits)
+        names = ["sample", "validation", "grid"]
+        if self.writer.x_validation is None:
+            names.remove("validation")
+        result = {"regularization": regularization}
+        start = 0
+        for name, size in zip(names, self._sizes):
+            result[name] = outputs[start:start + size]
+            if point_loss is not None and name != "grid":
+                result[name + "_loss"] = point_loss[start:start + size]
+            start += size
+        return result
 
     def _batch_loss(self, logs):
         """This batch's own loss, from Keras' running mean over the epoch.
@@ -429,12 +473,9 @@ class FitVizCallback:
         return (k * mean - previous_k * previous_mean) / max(k - previous_k, 1)
 
     def _read_tracker(self):
-        tracker = self._loss_tracker
-        if tracker is None:
-            tracker = self._loss_tracker = _find_loss_tracker(self.model)
-        if tracker is None:
-            return None
-        return float(tracker.total.numpy()), float(tracker.count.numpy())
+        from tb_fitviz.forward import read_loss_tracker
+
+        return read_loss_tracker(self.model)
 
 
 # -- Keras flavours ----------------------------------------------------------------
@@ -521,68 +562,17 @@ def is_chief(model):
     return task_type == "worker" and int(getattr(resolver, "task_id", 0) or 0) == 0
 
 
-def _find_loss_tracker(model):
-    for metric in getattr(model, "metrics", None) or []:
-        if getattr(metric, "name", None) == "loss" and hasattr(metric, "total") \
-                and hasattr(metric, "count"):
-            return metric
-    return None
-
-
-def _model_loss_function(model, flavour):
-    loss = getattr(model, "loss", None)
-    if isinstance(loss, (list, tuple)) and len(loss) == 1:
-        loss = loss[0]
-    if isinstance(loss, dict) and len(loss) == 1:
-        loss = next(iter(loss.values()))
-    if loss is None or (isinstance(loss, (list, tuple, dict)) and not loss):
-        raise ValueError("loss: 'model' needs a compiled model with a loss; compile the "
-                         "model first, or use loss='squared'")
-    if isinstance(loss, (list, tuple, dict)):
-        raise ValueError("loss: 'model' with several losses is not supported; FitViz "
-                         "supports one output so far")
-    if flavour == "tf_keras":
-        import tf_keras as keras_module
-    else:
-        import keras as keras_module
-    if isinstance(loss, str):
-        loss = keras_module.losses.get(loss)
-    if isinstance(loss, keras_module.losses.Loss):
-        # The unreduced per-sample values, before the Loss object's reduction.
-        return loss.call
-    if callable(loss):
-        return loss
-    raise ValueError(f"loss: 'model' cannot use the model's loss {loss!r}")
-
-
-def _model_input(model, x_ndim):
-    """(rank, dtype) of the model's input; the user's x decides when unknown."""
-    rank, dtype = (2 if x_ndim == 2 else None), "float32"
-    inputs = getattr(model, "inputs", None)
-    try:
-        if inputs:
-            shape = tuple(inputs[0].shape)
-            rank = len(shape)
-            dtype = getattr(inputs[0].dtype, "name", inputs[0].dtype) or "float32"
-    except (AttributeError, TypeError, ValueError):
-        pass
-    if rank is None:
-        rank = 2  # Dense layers want (n, 1)
-    if rank not in (1, 2):
-        raise ValueError(f"model: expects inputs of rank {rank}; FitViz supports one "
-                         "feature, shape (n,) or (n, 1)")
-    return rank, str(dtype)
-
-
-def _safe_losses(model):
-    try:
-        return list(model.losses)
-    except Exception:
-        return []
-
-
-def _ndim(values):
-    return getattr(values, "ndim", None) or np.ndim(values)
+def _probabilities(outputs, logits):
+    """Class probabilities from a classifier's outputs: as they are, or through a
+    sigmoid (one unit) or softmax (several) when the model outputs logits."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if not logits:
+        return outputs
+    with np.errstate(all="ignore"):
+        if outputs.shape[1] == 1:
+            return 1.0 / (1.0 + np.exp(-outputs))
+        shifted = np.exp(outputs - np.max(outputs, axis=1, keepdims=True))
+        return shifted / np.sum(shifted, axis=1, keepdims=True)
 
 
 def _number(value):

@@ -1,6 +1,12 @@
-"""Per-point losses: one value per sample point, never reduced."""
+"""Per-point losses: one value per sample point (and per output), never reduced."""
 
 import numpy as np
+
+from tb_fitviz.kind import CLASSIFICATION
+
+# Keras clips probabilities to [EPSILON, 1 - EPSILON] before taking logs; so do we,
+# so that a recorded per-point cross-entropy equals the model's own.
+EPSILON = 1e-7
 
 
 def squared(y_true, y_pred):
@@ -11,22 +17,91 @@ def absolute(y_true, y_pred):
     return np.abs(np.asarray(y_pred, np.float64) - np.asarray(y_true, np.float64))
 
 
-BUILT_IN = {"squared": squared, "absolute": absolute}
+def cross_entropy(labels, probabilities):
+    """-log P(true class) per point, probabilities clipped as Keras clips them.
+
+    Args:
+        labels: int class indices [n].
+        probabilities: [n, K] class probabilities, or [n] P(class 1) of a two-class
+            model (binary cross-entropy).
+    """
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    p = np.asarray(probabilities, np.float64)
+    with np.errstate(all="ignore"):
+        if p.ndim == 1:
+            p1 = np.clip(p, EPSILON, 1 - EPSILON)
+            return -np.where(labels == 1, np.log(p1), np.log1p(-p1))
+        true = np.clip(p[np.arange(len(labels)), labels], EPSILON, 1 - EPSILON)
+        return -np.log(true)
 
 
-def point_loss_function(loss):
-    """(name, function) for the `loss` option.
+REGRESSION_LOSSES = {"squared": squared, "absolute": absolute}
+LOSS_NAMES = ("auto", "squared", "absolute", "cross_entropy", "model")
 
-    "model" has no NumPy form (function None): the Keras callback computes the
+
+class PointLoss:
+    """The `loss` option, resolved for a task.
+
+    Attributes:
+        name: stored in the settings ("squared", "absolute", "cross_entropy",
+            "model" or a callable's name).
+        kind: what the band follows ("squared", "absolute", "cross_entropy",
+            "model" or "callable").
+        function: NumPy form, or None for "model" (computed by the caller).
+    """
+
+    def __init__(self, name, kind, function):
+        self.name = name
+        self.kind = kind
+        self.function = function
+
+    def per_output(self, y_true, y_pred):
+        """Regression: float64 [n, k] losses of each output ([n, k] inputs)."""
+        if self.kind in ("squared", "absolute"):
+            return self.function(y_true, y_pred)
+        columns = [np.asarray(self.function(y_true[:, j], y_pred[:, j]), np.float64).reshape(-1)
+                   for j in range(y_true.shape[1])]
+        for column in columns:
+            if column.shape != (len(y_true),):
+                raise ValueError(
+                    f"loss: the callable returned {column.size} values for {len(y_true)} "
+                    "points; expected one value per point")
+        return np.column_stack(columns)
+
+    def classes(self, labels, probabilities):
+        """Classification: float64 [n] loss of each point."""
+        values = np.asarray(self.function(labels, probabilities), np.float64).reshape(-1)
+        if values.shape != (len(labels),):
+            raise ValueError(
+                f"loss: the callable returned {values.size} values for {len(labels)} points; "
+                "expected one value per point")
+        return values
+
+
+def point_loss(loss, task):
+    """The `PointLoss` of the `loss` option for `task`.
+
+    "auto" is "squared" for a regression and "cross_entropy" for a classifier;
+    "model" has no NumPy form: the caller (the Keras callback) computes the
     model's own loss per point and passes it in.
     """
     if callable(loss) and not isinstance(loss, type):
-        return getattr(loss, "__name__", type(loss).__name__), loss
+        return PointLoss(getattr(loss, "__name__", type(loss).__name__), "callable", loss)
+    if loss == "auto":
+        loss = "cross_entropy" if task == CLASSIFICATION else "squared"
     if loss == "model":
-        return "model", None
-    if isinstance(loss, str) and loss in BUILT_IN:
-        return loss, BUILT_IN[loss]
+        return PointLoss("model", "model", None)
+    if task == CLASSIFICATION:
+        if loss == "cross_entropy":
+            return PointLoss("cross_entropy", "cross_entropy", cross_entropy)
+        if isinstance(loss, str) and loss in REGRESSION_LOSSES:
+            raise ValueError(f"loss: {loss!r} is a regression loss; a classifier's per-point "
+                             "loss is 'cross_entropy' (default), 'model' or a callable")
+    elif isinstance(loss, str) and loss in REGRESSION_LOSSES:
+        return PointLoss(loss, loss, REGRESSION_LOSSES[loss])
+    elif loss == "cross_entropy":
+        raise ValueError("loss: 'cross_entropy' needs class labels; this run is a regression "
+                         "(pass task='classification' if y holds classes)")
     raise ValueError(
-        f"loss: expected 'squared', 'absolute', 'model' or a callable "
-        f"(y_true, y_pred) -> one value per point, got {loss!r}"
-    )
+        "loss: expected 'auto', 'squared', 'absolute', 'cross_entropy', 'model' or a "
+        f"callable (y_true, y_pred) -> one value per point, got {loss!r}")

@@ -5,24 +5,53 @@ Tags under the ``fitviz`` plugin are read by the FitViz tab; the scalar tags
 under the stock ``scalars`` plugin also show in TensorBoard's Scalars tab, and
 the figure tag under the stock ``images`` plugin shows in the Images tab.
 
+The run's declaration
+    The metadata content of ``fitviz/sample`` is JSON: the run's settings, with
+    the schema ``version`` and the run's *kind* (`tb_fitviz.kind.RunKind`):
+    task ("regression" or "classification"), input width, feature / output /
+    class names, the views the run has, the grid of a surface, and the channel
+    names of each frame series. Writer, plugin, tab, figure and export decide
+    everything from it. Version 1 runs (one feature, one output, regression)
+    are read as that kind.
+
 Per run (written once, at step 0)
-    ``fitviz/sample``      float32 [2, N]: sample x (sorted ascending), its y.
-                           Its metadata content holds the run settings (JSON).
-    ``fitviz/scatter``     float32 [2, M]: the scatter points (x sorted, y).
-    ``fitviz/validation``  float32 [2, V]: validation points, if any.
+    ``fitviz/sample``      float32 [d + t, N]: the sample's d features, then its
+                           t target rows (regression: one row per output;
+                           classification: one row, the class index).
+    ``fitviz/scatter``     float32 [d + t, M]: the points drawn as data.
+    ``fitviz/validation``  float32 [d + t, V]: validation points, if any.
+    (Version 1: [2, n], x and y, which is the same layout with d = t = 1.)
 
 Per recorded step (global batch count; 0 is the model before training)
     ``fitviz/frame/<first step>``
-                           float32 [2, N]: predictions on the sample, and the
-                           unsmoothed per-point loss on the sample, in block
-                           tags (see below).
-    ``fitviz/frame_info``  float64 [4]: epoch, sample loss (mean per-point
-                           loss), validation-sample loss, regularization loss;
-                           NaN where not recorded.
+                           float32 [C, N]: the sample channels of the run's
+                           kind, e.g. ``pred:0, loss`` (one output),
+                           ``pred:0, pred:1, loss, loss:0, loss:1`` (two outputs:
+                           ``loss`` is the mean over outputs, ``loss:j`` output
+                           j's own), ``prob:1, loss`` (two classes: P(class 1)),
+                           ``prob:0, ..., prob:K-1, loss`` (K > 2 classes). The
+                           per-point loss is unsmoothed.
+    ``fitviz/grid/<first step>``
+                           float32 [Cg, G*G], runs with a surface only: the
+                           model's output on the G x G grid (``pred:j`` or
+                           ``prob:c`` channels), row-major: row i is feature 2
+                           at its i-th grid value (ascending), column j feature 1.
+    ``fitviz/frame_info/<first step>``
+                           float64 [4] (`FRAME_INFO_FIELDS`): epoch, sample loss
+                           (mean of the unsmoothed per-point loss), validation-
+                           sample loss, regularization loss; NaN: not recorded.
+                           In blocks aligned with the frame blocks.
+    ``fitviz/frame_index`` float64 [1 + 4, k]: the steps and frame_info of the k
+                           frames of one completed block, written when the
+                           block is complete (and for the partial block at
+                           close), so that listing a run reads one tensor per
+                           block instead of one per frame. The per-frame
+                           ``frame_info`` blocks are what a crash leaves.
     ``fitviz/batch_losses`` float64 [2, K]: the global steps and own losses of
                            the K batches since the previous chunk. Keeps every
                            batch loss for the plugin, whatever the scalars
                            reservoir keeps.
+    (Version 1: ``fitviz/frame_info`` float64 [4] in one tag, one per frame.)
 
 Scalars (plugin ``scalars``, shown in the Scalars tab)
     ``fitviz/batch_loss``, ``fitviz/sample_loss``, ``fitviz/validation_loss``,
@@ -34,24 +63,25 @@ Images (plugin ``images``)
 
 Frame blocks
     A writer puts its frames in blocks of `FRAME_BLOCK_SIZE` consecutive
-    frames, each block its own tag named after the step of its first frame,
-    zero-padded to 12 digits so the tags sort: ``fitviz/frame/000000000000``
-    holds the first 128 frames, ``fitviz/frame/000000000640`` the next 128 if
-    frame 128 was recorded at step 640, and so on (`frame_block_tag`,
-    `frame_block_start`). TensorBoard's read API has no step range, only tag
-    filters: with blocks, a reader serving a step range reads only the blocks
-    that can hold it (a block's steps run from its first step to the max step
-    TensorBoard lists for the tag), and a finished block never changes. Naming
-    blocks by step, not by a frame count, keeps a second training in a reused
-    log directory from writing into another training's block unless both start
-    a block at the same step (then TensorBoard's restart rule applies, as for
-    any tag); where two blocks hold the same step, the later wall time wins.
-    Runs written before blocks hold every frame in the one tag ``fitviz/frame``
-    (`TAG_FRAME`); readers read both layouts (a legacy tag is a block starting
-    at step 0). The schema version is unchanged: the data is the same.
+    frames (grid frames: `GRID_BLOCK_SIZE`), each block its own tag named
+    after the step of its first frame, zero-padded to 12 digits so the tags
+    sort: ``fitviz/frame/000000000000`` holds the first 128 frames,
+    ``fitviz/frame/000000000640`` the next 128 if frame 128 was recorded at
+    step 640, and so on (`block_tag`, `block_start`). TensorBoard's read API
+    has no step range, only tag filters: with blocks, a reader serving a step
+    range reads only the blocks that can hold it (a block's steps run from its
+    first step to the max step TensorBoard lists for the tag), and a finished
+    block never changes. Naming blocks by step, not by a frame count, keeps a
+    second training in a reused log directory from writing into another
+    training's block unless both start a block at the same step (then
+    TensorBoard's restart rule applies, as for any tag); where two blocks hold
+    the same step, the later wall time wins. Runs written before blocks hold
+    every frame in the one tag ``fitviz/frame`` (`TAG_FRAME`); readers read
+    both layouts (a legacy tag is a block starting at step 0).
 
-This module imports only TensorBoard's protos at import time (numpy when a tensor
-is built): the plugin's entry point imports it, so it stays light.
+This module imports only TensorBoard's protos and the standard library at
+import time (numpy when a tensor is built): the plugin's entry point imports
+it, so it stays light.
 """
 
 import json
@@ -63,7 +93,9 @@ SCALARS_PLUGIN_NAME = "scalars"
 IMAGES_PLUGIN_NAME = "images"
 
 # Bumped on any incompatible change; the plugin refuses newer versions.
-SCHEMA_VERSION = 1
+# 1: one feature, one output, regression; frame_info one tensor per frame.
+# 2: the run's kind in the settings; C channels per frame; grid frames; chunked frame_info.
+SCHEMA_VERSION = 2
 
 # Step at which per-run data is written.
 STATIC_STEP = 0
@@ -73,22 +105,50 @@ TAG_SCATTER = "fitviz/scatter"
 TAG_VALIDATION = "fitviz/validation"
 TAG_FRAME = "fitviz/frame"  # legacy: every frame in one tag (runs written before blocks)
 TAG_FRAME_BLOCK_PREFIX = TAG_FRAME + "/"
-TAG_FRAME_INFO = "fitviz/frame_info"
+TAG_GRID_BLOCK_PREFIX = "fitviz/grid/"
+TAG_FRAME_INFO = "fitviz/frame_info"  # version 1: one tensor per frame, one tag
+TAG_FRAME_INFO_BLOCK_PREFIX = TAG_FRAME_INFO + "/"
+TAG_FRAME_INDEX = "fitviz/frame_index"
 TAG_BATCH_LOSSES = "fitviz/batch_losses"
 
 STATIC_TAGS = (TAG_SAMPLE, TAG_SCATTER, TAG_VALIDATION)
-PLUGIN_TAGS = STATIC_TAGS + (TAG_FRAME, TAG_FRAME_INFO, TAG_BATCH_LOSSES)
+# Tags with fixed names (blocks have names known only from a listing).
+PLUGIN_TAGS = STATIC_TAGS + (TAG_FRAME, TAG_FRAME_INFO, TAG_FRAME_INDEX, TAG_BATCH_LOSSES)
 
 # Frames per block tag (see "Frame blocks" above). 128 frames of 1,000 points are
 # 1 MiB: a range of 100 frames reads one or two blocks, and one read_tensors call
 # of every block of a 5,000-frame run costs no more than the legacy single tag.
 FRAME_BLOCK_SIZE = 128
-_FRAME_BLOCK_DIGITS = 12
+# Grid frames are bigger (a 100 x 100 grid is 40 kB a channel): smaller blocks, so
+# that the first frame of a surface run reads about 1 MB, not 5.
+GRID_BLOCK_SIZE = 32
+_BLOCK_DIGITS = 12
+
+# The frame series of a run: name -> (tag prefix, frames per block).
+SERIES = {
+    "sample": (TAG_FRAME_BLOCK_PREFIX, FRAME_BLOCK_SIZE),
+    "grid": (TAG_GRID_BLOCK_PREFIX, GRID_BLOCK_SIZE),
+}
+
+
+def block_tag(prefix, first_step):
+    """Tag of the block of `prefix` whose first frame is at `first_step` (an int >= 0)."""
+    return f"{prefix}{int(first_step):0{_BLOCK_DIGITS}d}"
+
+
+def block_start(prefix, tag):
+    """First step of a block tag of `prefix`, or None for any other tag."""
+    if not tag.startswith(prefix):
+        return None
+    digits = tag[len(prefix):]
+    if not digits.isascii() or not digits.isdigit():
+        return None
+    return int(digits)
 
 
 def frame_block_tag(first_step):
     """Tag of the frame block whose first frame is at `first_step` (an int >= 0)."""
-    return f"{TAG_FRAME_BLOCK_PREFIX}{int(first_step):0{_FRAME_BLOCK_DIGITS}d}"
+    return block_tag(TAG_FRAME_BLOCK_PREFIX, first_step)
 
 
 def frame_block_start(tag):
@@ -96,12 +156,14 @@ def frame_block_start(tag):
     `TAG_FRAME`, None for any other tag."""
     if tag == TAG_FRAME:
         return 0
-    if not tag.startswith(TAG_FRAME_BLOCK_PREFIX):
-        return None
-    digits = tag[len(TAG_FRAME_BLOCK_PREFIX):]
-    if not digits.isascii() or not digits.isdigit():
-        return None
-    return int(digits)
+    return block_start(TAG_FRAME_BLOCK_PREFIX, tag)
+
+
+def series_block_start(series, tag):
+    """First step of a block tag of frame series `series` ("sample" or "grid"), or None."""
+    if series == "sample":
+        return frame_block_start(tag)
+    return block_start(SERIES[series][0], tag)
 
 
 def is_frame_tag(tag):
@@ -109,7 +171,8 @@ def is_frame_tag(tag):
     return frame_block_start(tag) is not None
 
 
-# Order of the values in a frame_info tensor.
+# Order of the values in a frame_info tensor (and in the info block of GET frames).
+# Declared once: the writer, the reader, the binary body and (through GET config) the tab.
 FRAME_INFO_FIELDS = ("epoch", "sample_loss", "validation_loss", "regularization_loss")
 
 SCALAR_BATCH_LOSS = "fitviz/batch_loss"
@@ -129,10 +192,12 @@ SCALAR_TAGS = (
 
 TAG_FIGURE = "fitviz/figure"
 
-# Keys of the run settings stored in the metadata content of TAG_SAMPLE.
-# version, loss ("squared" | "absolute" | "model" | a callable's name),
-# schedule (a short description), sample_size, scatter_size, validation_size,
-# x_label, y_label, title (strings or null), framework ("keras", "tf_keras", "numpy", ...).
+# Keys of the run settings stored in the metadata content of TAG_SAMPLE, besides
+# the kind's own keys (`tb_fitviz.kind.KIND_KEYS`): version, loss ("squared" |
+# "absolute" | "cross_entropy" | "model" | a callable's name), schedule (a short
+# description), sample_size, scatter_size, validation_size, x_label, y_label,
+# title (strings or null), framework ("keras", "tf_keras", "numpy", ...), view
+# (the run's view defaults: {"band": "sqrt" | "raw" | "none", "smoothing": odd int}).
 SETTINGS_KEYS = (
     "version",
     "loss",
@@ -144,6 +209,7 @@ SETTINGS_KEYS = (
     "y_label",
     "title",
     "framework",
+    "view",
 )
 
 

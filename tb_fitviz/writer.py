@@ -1,4 +1,11 @@
-"""FitVizWriter: records FitViz frames from any training loop, without TensorFlow."""
+"""FitVizWriter: records FitViz frames from any training loop, without TensorFlow.
+
+The writer is the recording's input side: it checks the data, decides the
+run's kind (`tb_fitviz.kind`), chooses the points to predict on and follows
+the schedule. What it records goes to two outputs: the event file
+(`tb_fitviz.summaries.EventOutput`) and the Images-tab figures
+(`tb_fitviz.images.ImageOutput`). The Keras callback uses only this public API.
+"""
 
 import atexit
 import contextlib
@@ -7,21 +14,33 @@ import numbers
 import os
 import tempfile
 import threading
-import time
 import weakref
 
 import numpy as np
-from tensorboard.compat.proto import event_pb2, summary_pb2
 
+from tb_fitviz import defaults
 from tb_fitviz import summary_format as fmt
-from tb_fitviz.data import as_points, evenly_spaced, resolve_count
-from tb_fitviz.event_file import EventFile
-from tb_fitviz.point_losses import point_loss_function
+from tb_fitviz.data import (
+    as_features,
+    as_targets,
+    check_lengths,
+    check_names,
+    choose,
+    guess_task,
+    make_grid,
+    raw_targets,
+    sample_order,
+)
+from tb_fitviz.images import ImageOutput
+from tb_fitviz.kind import CLASSIFICATION, TASKS, RunKind
+from tb_fitviz.point_losses import point_loss
 from tb_fitviz.schedules import as_schedule
 from tb_fitviz.smoothing import check_window
+from tb_fitviz.summaries import EventOutput, frame_info
 
 DEFAULT_SAMPLE = 1000
 DEFAULT_SCATTER = 2000
+DEFAULT_GRID = "auto"
 IMAGE_SIZE = (960, 540)
 
 
@@ -32,6 +51,12 @@ class FitVizWriter:
     NumPy or anything else) and it writes TensorBoard event files that the
     FitViz tab shows. TensorFlow is not needed.
 
+    What is recorded follows from the data (see `tb_fitviz.kind`): with one
+    feature, a curve over x; with two, also the model's output on a grid (a
+    surface); with any number, predicted against true values (regression) or
+    the probability of the true class and the confusion matrix (classifiers),
+    and the per-point loss of the sample at every frame.
+
     Flush policy: every frame, and every epoch end, is handed to the operating
     system as it is recorded, so a crash, a KeyboardInterrupt or even a kill
     loses at most the batch losses recorded since the last frame.
@@ -39,37 +64,56 @@ class FitVizWriter:
     Args:
         log_dir: Directory of the run; event files go directly into it, so its
             last component is the run's name in TensorBoard.
-        x: The inputs, one feature: shape (n,) or (n, 1).
-        y: The targets, one output: shape (n,) or (n, 1).
+        x: The inputs: (n,), (n, 1) or (n, d) arrays, a list of lists, or a
+            pandas DataFrame (its column names become the feature names).
+        y: The targets: regression (n,) or (n, k); classification integer class
+            labels (n,) or one-hot rows (n, K); a list of arrays (one per output)
+            is stacked.
+        task: "auto" (default: integer or boolean labels and one-hot rows are a
+            classification, anything else a regression), "regression" or
+            "classification". The decision is stored in the settings.
         sample: How many points (int >= 2) or what fraction (float in (0, 1])
-            of the data to predict on, spread evenly over sorted x. Default:
-            1,000, or all points if fewer.
-        scatter: Same, for the points drawn as the scatter (default 2,000).
+            of the data to predict on (default 1,000, or all points if fewer).
+            One feature: spread evenly over sorted x; several: evenly over
+            sorted y (regression) or stratified by class (classification).
+        scatter: Same, for the points drawn as data (default 2,000).
         validation_data: Optional (x_val, y_val), drawn in their own colour;
             the validation-sample loss is recorded when predictions on
             `x_validation` are passed to `record`.
         validation_sample: Size of the validation sample, as for `sample`.
+        grid: Points a side of the surface of a two-feature run (2 to 1,000;
+            "auto": the default, 100), or None for no surface. Ignored with
+            other input widths.
         every: Optional schedule for `due(step)`: an int n, a sequence of
             booleans (one per step, the first for step 1), a callable
             (step, logs) -> bool or a `tb_fitviz.schedules` schedule. `record`
             itself always writes; `due` tells a loop when to call it.
-        loss: "squared" (default), "absolute", a callable
-            (y_true, y_pred) -> one value per point (called with NumPy
-            arrays), or "model": the loop computes its own per-point loss and
-            passes it to `record` as `point_loss` (the Keras callback does so).
+        loss: Per-point loss: "auto" (default: "squared" for a regression,
+            "cross_entropy" for a classifier), "squared", "absolute",
+            "cross_entropy", a callable (y_true, y_pred) -> one value per point
+            (called with NumPy arrays, per output), or "model": the loop
+            computes its own per-point loss and passes it to `record` as
+            `point_loss` (the Keras callback does so).
         images: Figures for TensorBoard's Images tab: "epoch" (default: at
             each `record_epoch`, and the last frame at `close`), an int n
             (every n-th recorded frame, and the last), or False.
-        smoothing: Odd moving-average window applied to the per-point loss
-            in the figures' loss band (a view setting; the stored loss is
-            unsmoothed).
-        band: Loss band of the figures: "auto" (sqrt of the loss for squared
-            losses, the loss itself for "absolute", none for a callable),
-            "sqrt", "raw" or None.
-        x_label, y_label, title: Optional names shown on the axes.
+        smoothing: Odd moving-average window of the loss band (a view
+            default stored with the run; the stored loss is unsmoothed).
+            None: the project's default (`frontend/defaults.json`).
+        band: Loss band: "auto" (faithful to the loss: sqrt of a squared
+            loss, the absolute loss itself, none for cross-entropy or a
+            callable), "sqrt", "raw" or None.
+        feature_names, output_names, class_names: Names (defaults: the
+            DataFrame's columns, else "x1".., "y1".., "0"..; one feature or
+            output: "x", "y").
+        x_label, y_label, title: Optional texts for the axes of a 1-feature
+            curve and the title.
+        framework: Stored in the settings ("numpy" by default).
         background_images: Draw figures in a background thread (default), so
             the training loop does not wait for Matplotlib; `close()` waits
             for them.
+        drop_stale_images: A figure not yet started when the next is due is
+            dropped (the last frame's is always drawn).
 
     Example:
 
@@ -98,34 +142,88 @@ class FitVizWriter:
         x,
         y,
         *,
+        task="auto",
         sample=DEFAULT_SAMPLE,
         scatter=DEFAULT_SCATTER,
         validation_data=None,
         validation_sample=DEFAULT_SAMPLE,
+        grid=DEFAULT_GRID,
         every=None,
-        loss="squared",
+        loss="auto",
         images="epoch",
-        smoothing=1,
+        smoothing=None,
         band="auto",
+        feature_names=None,
+        output_names=None,
+        class_names=None,
         x_label=None,
         y_label=None,
         title=None,
         framework="numpy",
         schedule_description=None,
         background_images=True,
+        drop_stale_images=False,
+        class_count=None,
     ):
         if isinstance(log_dir, bytes) or not isinstance(log_dir, (str, os.PathLike)):
             raise TypeError(f"log_dir: expected a path (str), got {type(log_dir).__name__}")
-        x, y = as_points(x, y, "x", "y")
-        order = np.argsort(x, kind="stable")
-        x, y = x[order], y[order]
-        sample_index = evenly_spaced(len(x), resolve_count(sample, len(x), "sample"))
-        scatter_index = evenly_spaced(len(x), resolve_count(scatter, len(x), "scatter", minimum=1))
-        self.x_sample = x[sample_index]
-        self.y_sample = y[sample_index]
-        self.x_scatter, self.y_scatter = x[scatter_index], y[scatter_index]
+        for name, value in (("x_label", x_label), ("y_label", y_label), ("title", title)):
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name}: expected a string or None, got {type(value).__name__}")
 
-        self.x_validation = self.y_validation = None
+        # -- the data and the run's kind --
+        features, columns = as_features(x, "x")
+        if task == "auto":
+            task = guess_task(raw_targets(y, "y")[0])
+        elif task not in TASKS:
+            raise ValueError(
+                f"task: expected 'auto', 'regression' or 'classification', got {task!r}")
+        if class_names is not None and task == CLASSIFICATION:
+            if isinstance(class_names, str) or not hasattr(class_names, "__len__") \
+                    or len(class_names) < 2:
+                raise ValueError(f"class_names: expected a list of at least 2 names, got "
+                                 f"{class_names!r}")
+            class_count = len(class_names)
+        targets = as_targets(y, task, "y", class_count=class_count)
+        check_lengths(features, targets)
+        d = features.shape[1]
+        feature_names = check_names(
+            feature_names if feature_names is not None
+            else columns if columns is not None
+            else (x_label,) if (x_label and d == 1) else None,
+            d, "feature_names", "x")
+        if task == CLASSIFICATION:
+            output_names = check_names(output_names if output_names is not None
+                                       else targets.names if targets.names
+                                       and len(targets.names) == 1 else ("class",),
+                                       1, "output_names", "y")
+            class_names = check_names(class_names, targets.class_count, "class_names", "")
+        else:
+            k = targets.values.shape[1]
+            output_names = check_names(
+                output_names if output_names is not None
+                else targets.names if targets.names and len(targets.names) == k
+                else (y_label,) if (y_label and k == 1) else None, k, "output_names", "y")
+            class_names = None
+        self.loss = point_loss(loss, task)
+        grid_spec = None
+        if d == 2 and grid is not None:
+            settings = defaults.grid_defaults()
+            grid_spec = make_grid(features, settings["size"] if grid == "auto" else grid,
+                                  settings["margin"])
+        elif grid is not None and grid != "auto":
+            make_grid(np.zeros((2, 2)), grid, 0.0)  # the same checks, whatever the width
+        self.kind = RunKind(task=task, input_width=d, feature_names=feature_names,
+                            output_names=output_names, class_names=class_names,
+                            grid=grid_spec, sample_order=sample_order(d, task))
+        self.targets = targets
+
+        # -- the points predicted on and drawn --
+        index = choose(features, targets, sample, "sample")
+        self._sample = (features[index], _subset(targets, index))
+        index = choose(features, targets, scatter, "scatter", minimum=1)
+        self._scatter = (features[index], _subset(targets, index))
+        self._validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError(
@@ -134,68 +232,106 @@ class FitVizWriter:
                     + (f" of length {len(validation_data)}"
                        if isinstance(validation_data, (tuple, list)) else "")
                 )
-            xv, yv = as_points(validation_data[0], validation_data[1], "validation_data[0]",
-                               "validation_data[1]")
-            order = np.argsort(xv, kind="stable")
-            xv, yv = xv[order], yv[order]
-            index = evenly_spaced(len(xv), resolve_count(
-                validation_sample, len(xv), "validation_sample", minimum=1))
-            self.x_validation, self.y_validation = xv[index], yv[index]
+            xv, _ = as_features(validation_data[0], "validation_data[0]")
+            if xv.shape[1] != d:
+                raise ValueError(f"validation_data[0]: has {xv.shape[1]} features, x has {d}")
+            yv = as_targets(validation_data[1], task, "validation_data[1]",
+                            class_count=self.kind.class_count or None)
+            check_lengths(xv, yv, "validation_data[0]", "validation_data[1]")
+            if task != CLASSIFICATION and yv.values.shape[1] != targets.values.shape[1]:
+                raise ValueError(f"validation_data[1]: has {yv.values.shape[1]} outputs, "
+                                 f"y has {targets.values.shape[1]}")
+            index = choose(xv, yv, validation_sample, "validation_sample", minimum=1)
+            self._validation = (xv[index], _subset(yv, index))
 
+        # -- schedule, loss, view defaults --
         self.schedule = as_schedule(every)
         if self.schedule is not None and hasattr(self.schedule, "set_scale"):
-            self.schedule.set_scale(self.y_sample)
-        self.loss_name, self._point_loss = point_loss_function(loss)
+            self.schedule.set_scale(self._prediction_scale())
         self.images = _check_images(images)
-        self._smoothing = check_window(smoothing, "smoothing")
-        self._band = _resolve_band(band, loss, self.loss_name)
-        for name, value in (("x_label", x_label), ("y_label", y_label), ("title", title)):
-            if value is not None and not isinstance(value, str):
-                raise TypeError(f"{name}: expected a string or None, got {type(value).__name__}")
-        self._labels = (x_label, y_label, title)
-
+        if smoothing is not None:
+            smoothing = check_window(smoothing, "smoothing")
+        view = defaults.view_defaults(self.loss.kind, band, smoothing)
         self.log_dir = os.fspath(log_dir)
         _check_writable(self.log_dir)
         if schedule_description is None:
             schedule_description = ("every call to record" if self.schedule is None
                                     else self.schedule.describe())
         self.settings = {
-            "loss": self.loss_name,
+            **self.kind.to_settings(),
+            "loss": self.loss.name,
             "schedule": schedule_description,
-            "sample_size": int(len(self.x_sample)),
-            "scatter_size": int(len(self.x_scatter)),
-            "validation_size": 0 if self.x_validation is None else int(len(self.x_validation)),
+            "sample_size": len(self._sample[0]),
+            "scatter_size": len(self._scatter[0]),
+            "validation_size": 0 if self._validation is None else len(self._validation[0]),
             "x_label": x_label,
             "y_label": y_label,
             "title": title,
             "framework": framework,
+            "view": view,
+            "target_form": targets.form,
         }
+        self._title = title
         self._lock = threading.RLock()
-        self._events = None
-        self._described_tags = set()
         self._last_step = None
         self._last_batch_step = None
-        self._pending_steps = []
-        self._pending_losses = []
         self._closed = False
         self.frames_recorded = 0
-        self._frame_tag = None  # the current frame block's tag (summary_format)
-        # Histories for the figure's side panels, and the last frame for images.
-        self._sample_loss_history = ([], [])
-        self._batch_loss_history = ([], [])
-        self._epoch_ends = []
-        self._last_frame = None
-        self._imaged_step = None
-        self._frames_since_image = 0
-        self._figure = None
-        self._worker = None
-        self._events_closed = False
-        self._background_images = bool(background_images)
-        # True: a figure still waiting when the next is queued is dropped (never the last).
-        self.drop_stale_images = False
-        self.images_written = 0
-        self.image_seconds = 0.0
-        self.last_image_seconds = None
+        self._events = EventOutput(self.log_dir, self.settings, self.points())
+        self._images = ImageOutput(self._make_figure, self._write_image,
+                                   background=bool(background_images),
+                                   drop_stale=bool(drop_stale_images))
+
+    # -- the points -----------------------------------------------------------------
+
+    @property
+    def x_sample(self):
+        """The sample's inputs: (N,) with one feature, else (N, d); what to predict on."""
+        return _public_x(self._sample[0])
+
+    @property
+    def y_sample(self):
+        """The sample's targets: (N,) for one output or class labels, else (N, k)."""
+        return _public_y(self._sample[1])
+
+    @property
+    def x_validation(self):
+        return None if self._validation is None else _public_x(self._validation[0])
+
+    @property
+    def y_validation(self):
+        return None if self._validation is None else _public_y(self._validation[1])
+
+    @property
+    def x_scatter(self):
+        return _public_x(self._scatter[0])
+
+    @property
+    def y_scatter(self):
+        return _public_y(self._scatter[1])
+
+    @property
+    def x_grid(self):
+        """The surface's grid points, float64 [G*G, 2] (row-major, see `kind.Grid`),
+        or None when the run has no surface."""
+        return None if self.kind.grid is None else self.kind.grid.points()
+
+    def points(self):
+        """The stored point sets: {"sample", "scatter", "validation"}: float32
+        [d + t, n] (features, then targets) or None."""
+        def rows(pair):
+            if pair is None:
+                return None
+            features, targets = pair
+            return np.concatenate([features.T, _target_rows(targets)]).astype(np.float32)
+
+        return {"sample": rows(self._sample), "scatter": rows(self._scatter),
+                "validation": rows(self._validation)}
+
+    def _prediction_scale(self):
+        if self.kind.is_classification:
+            return np.array([0.0, 1.0])
+        return self._sample[1].reshape(-1)
 
     # -- scheduling ---------------------------------------------------------
 
@@ -209,66 +345,93 @@ class FitVizWriter:
             return True
         return bool(self.schedule(int(step), logs, predictions))
 
-    # -- writing ------------------------------------------------------------
+    # -- recording ------------------------------------------------------------------
 
-    def _writer(self):
-        if self._events is None:
-            self._events = EventFile(self.log_dir)
-            _OPEN_WRITERS.add(self)
-            self._described_tags = set()
-            self._write_static()
-        return self._events
+    def set_framework(self, framework):
+        """Names the training framework in the settings (before the first write only)."""
+        with self._lock:
+            if not self._events.opened:
+                self.settings["framework"] = str(framework)
 
-    def _value(self, tag, metadata, tensor):
-        # Metadata once per tag and file, as tf.summary does: readers take it from the first.
-        if tag in self._described_tags:
-            return summary_pb2.Summary.Value(tag=tag, tensor=tensor)
-        self._described_tags.add(tag)
-        return summary_pb2.Summary.Value(tag=tag, metadata=metadata(), tensor=tensor)
+    def predictions(self, y_pred, name="y_pred", count=None):
+        """The model's output as the kind's prediction channels, float64 [n, P].
 
-    def _tensor(self, tag, array):
-        return self._value(tag, fmt.plugin_metadata, fmt.array_tensor(array))
-
-    def _scalar(self, tag, value):
-        return self._value(tag, fmt.scalar_metadata, fmt.scalar_tensor(value))
-
-    def _emit(self, step, values):
-        events = self._writer()
-        events.write(event_pb2.Event(
-            wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=values)))
-
-    def _write_static(self):
-        settings = self.settings
-        values = [
-            summary_pb2.Summary.Value(
-                tag=fmt.TAG_SAMPLE, metadata=fmt.plugin_metadata(settings),
-                tensor=fmt.array_tensor(np.stack([self.x_sample, self.y_sample]))),
-            self._tensor(fmt.TAG_SCATTER, np.stack([self.x_scatter, self.y_scatter])),
-        ]
-        self._described_tags.add(fmt.TAG_SAMPLE)
-        if self.x_validation is not None:
-            values.append(self._tensor(
-                fmt.TAG_VALIDATION, np.stack([self.x_validation, self.y_validation])))
-        self._events.write(event_pb2.Event(
-            wall_time=time.time(), step=fmt.STATIC_STEP, summary=summary_pb2.Summary(value=values)))
+        Regression: (n,) or (n, k) values. Classification: (n, K) class
+        probabilities; two classes also (n,) or (n, 1), P(class 1).
+        """
+        count = len(self._sample[0]) if count is None else count
+        try:
+            array = np.asarray(y_pred, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected numbers, got {type(y_pred).__name__}") from None
+        if array.ndim == 1:
+            array = array[:, None]
+        width = len(self.kind.prediction_channels)
+        if self.kind.binary and array.ndim == 2 and array.shape[1] == 2:
+            array = array[:, 1:]
+        if array.shape != (count, width):
+            if self.kind.is_classification:
+                expected = ("P(class 1), shape (n,) or (n, 1), or both probabilities (n, 2)"
+                            if self.kind.binary else
+                            f"the {self.kind.class_count} class probabilities, shape (n, "
+                            f"{self.kind.class_count})")
+            else:
+                expected = (f"one value per point, shape ({count},)" if width == 1
+                            else f"one value per output, shape ({count}, {width})")
+            raise ValueError(f"{name}: expected {expected} with n = {count}, "
+                             f"got shape {np.shape(y_pred)}")
+        return array
 
     def point_loss(self, y_pred, y_true=None):
-        """Per-point loss of `y_pred` against the sample's y (or `y_true`)."""
-        y_true = self.y_sample if y_true is None else y_true
-        if self._point_loss is None:
+        """Per-point loss of `y_pred` against the sample's targets (or `y_true`, a
+        target array as `y_sample` gives it): float64 [N], or [N, k] (each output's
+        own) for a regression with k > 1 outputs."""
+        targets = self._sample[1] if y_true is None else np.asarray(y_true)
+        if self.loss.function is None:
             raise ValueError(
                 "loss: 'model' has no NumPy form; pass point_loss= (and point_loss_validation=) "
-                "to record, or choose 'squared', 'absolute' or a callable")
+                "to record, or choose another loss")
+        predictions = self.predictions(y_pred, count=len(targets))
         with np.errstate(all="ignore"):
-            values = np.asarray(self._point_loss(y_true, y_pred), dtype=np.float64).reshape(-1)
-        if values.shape != np.shape(y_true):
-            raise ValueError(
-                f"loss: the callable returned {values.size} values for {len(y_true)} points; "
-                "expected one value per point"
-            )
-        return values
+            if self.kind.is_classification:
+                probabilities = predictions[:, 0] if self.kind.binary else predictions
+                return self.loss.classes(targets, probabilities)
+            losses = self.loss.per_output(targets.reshape(len(targets), -1), predictions)
+        return losses[:, 0] if losses.shape[1] == 1 else losses
 
-    def record(self, step, y_pred, *, epoch=0, y_pred_validation=None,
+    def _losses(self, predictions, given, targets, name):
+        """(the loss per point [n], each output's [n, k] or None) of one point set."""
+        if given is None:
+            if self.loss.function is None:
+                raise ValueError(
+                    f"{name}: required with loss='model' (the per-point loss has no NumPy "
+                    "form here); pass it to record, or choose another loss")
+            with np.errstate(all="ignore"):
+                if self.kind.is_classification:
+                    probs = predictions[:, 0] if self.kind.binary else predictions
+                    losses = self.loss.classes(targets, probs)[:, None]
+                else:
+                    losses = self.loss.per_output(targets, predictions)
+        else:
+            losses = np.asarray(given, dtype=np.float64)
+            n = len(predictions)
+            width = 1 if self.kind.is_classification else self.kind.output_count
+            if losses.ndim == 1:
+                losses = losses[:, None]
+            if losses.shape not in ((n, 1), (n, width)):
+                raise ValueError(
+                    f"{name}: expected one value per point, shape ({n},)"
+                    + (f", or one per output, ({n}, {width})" if width > 1 else "")
+                    + f"; got shape {np.shape(given)}")
+        with np.errstate(all="ignore"):
+            mean = losses.mean(axis=1) if losses.shape[1] > 1 else losses[:, 0]
+        per_output = losses if (not self.kind.is_classification
+                                and self.kind.output_count > 1) else None
+        if per_output is not None and losses.shape[1] == 1:
+            per_output = np.full((len(losses), self.kind.output_count), np.nan)
+        return mean, per_output
+
+    def record(self, step, y_pred, *, epoch=0, y_pred_validation=None, y_pred_grid=None,
                regularization_loss=None, point_loss=None, point_loss_validation=None,
                image=None):
         """Records one frame: the predictions at `x_sample` after `step` batches.
@@ -277,67 +440,74 @@ class FitVizWriter:
 
         Args:
             step: Global batch count (0 = before training); must increase.
-            y_pred: Predictions at `x_sample`, shape (N,) or (N, 1).
+            y_pred: Predictions at `x_sample` (see `predictions` for the shapes).
             epoch: Epoch the step belongs to (0-based).
             y_pred_validation: Predictions at `x_validation`, if any.
+            y_pred_grid: Predictions at `x_grid`: required when the run has a
+                surface (two features, `grid` not None).
             regularization_loss: Sum of regularization penalties, if any.
-            point_loss: Per-point loss at `x_sample`, if computed by the
-                caller already; otherwise computed with the writer's `loss`.
+            point_loss: Per-point loss at `x_sample` (shape (N,), or (N, k) each
+                output's own), if computed by the caller already; otherwise
+                computed with the writer's `loss`.
             point_loss_validation: Same, at `x_validation`.
             image: True/False to force or skip a figure for this frame;
                 None follows the `images` option.
         """
         with self._lock:
             step = self._check_step(step)
-        y_pred = _as_values(y_pred, len(self.x_sample), "y_pred")
-        losses = (self.point_loss(y_pred) if point_loss is None
-                  else _as_values(point_loss, len(self.x_sample), "point_loss"))
+        kind = self.kind
+        predictions = self.predictions(y_pred)
+        targets = self._target_matrix(self._sample[1])
+        loss, per_output = self._losses(predictions, point_loss, targets, "point_loss")
+        grid = None
+        if kind.grid is not None:
+            if y_pred_grid is None:
+                raise ValueError(
+                    "y_pred_grid: required: this run has a surface (two features); predict at "
+                    "writer.x_grid, or make the writer with grid=None")
+            grid = self.predictions(y_pred_grid, "y_pred_grid", count=kind.grid.size ** 2)
+            grid = grid.T.astype(np.float32)
         with np.errstate(all="ignore"):
-            sample_loss = float(np.mean(losses))
+            sample_loss = float(np.mean(loss))
             validation_loss = math.nan
-            if self.x_validation is not None and (
+            if self._validation is not None and (
                     y_pred_validation is not None or point_loss_validation is not None):
-                if point_loss_validation is None:
-                    yv = _as_values(y_pred_validation, len(self.x_validation),
-                                    "y_pred_validation")
-                    point_loss_validation = self.point_loss(yv, self.y_validation)
-                else:
-                    point_loss_validation = _as_values(
-                        point_loss_validation, len(self.x_validation), "point_loss_validation")
-                validation_loss = float(np.mean(point_loss_validation))
+                count = len(self._validation[0])
+                vp = (np.zeros((count, len(kind.prediction_channels)))
+                      if y_pred_validation is None
+                      else self.predictions(y_pred_validation, "y_pred_validation", count))
+                vloss, _ = self._losses(vp, point_loss_validation,
+                                        self._target_matrix(self._validation[1]),
+                                        "point_loss_validation")
+                validation_loss = float(np.mean(vloss))
         regularization = math.nan if regularization_loss is None else float(regularization_loss)
         epoch = _as_epoch(epoch)
-        info = np.array([epoch, sample_loss, validation_loss, regularization], dtype=np.float64)
-        frame = np.empty((2, len(y_pred)), dtype=np.float32)
-        frame[0] = y_pred
-        frame[1] = losses
+        info = frame_info(epoch, sample_loss, validation_loss, regularization)
+        channels = [predictions.T, loss[None, :]]
+        if per_output is not None:
+            channels.append(per_output.T)
+        values = np.concatenate(channels).astype(np.float32)
+        scalars = [(fmt.SCALAR_SAMPLE_LOSS, sample_loss)]
+        if not math.isnan(validation_loss):
+            scalars.append((fmt.SCALAR_VALIDATION_LOSS, validation_loss))
+        if regularization_loss is not None:
+            scalars.append((fmt.SCALAR_REGULARIZATION_LOSS, regularization))
         with self._lock:
-            if self.frames_recorded % fmt.FRAME_BLOCK_SIZE == 0:
-                self._frame_tag = fmt.frame_block_tag(step)
-            values = [
-                self._tensor(self._frame_tag, frame),
-                self._tensor(fmt.TAG_FRAME_INFO, info),
-                self._scalar(fmt.SCALAR_SAMPLE_LOSS, sample_loss),
-            ]
-            if not math.isnan(validation_loss):
-                values.append(self._scalar(fmt.SCALAR_VALIDATION_LOSS, validation_loss))
-            if regularization_loss is not None:
-                values.append(self._scalar(fmt.SCALAR_REGULARIZATION_LOSS, regularization))
-            self._flush_batch_losses_locked()
-            self._emit(step, values)
+            self._open_writer()
+            self._events.frame(step, values, info, grid, scalars)
             self._last_step = step
             if self.schedule is not None:
                 # OnChange compares the next predictions with these.
-                self.schedule.recorded(step, y_pred)
+                self.schedule.recorded(step, predictions)
             self.frames_recorded += 1
-            self._frames_since_image += 1
-            self._sample_loss_history[0].append(step)
-            self._sample_loss_history[1].append(sample_loss)
-            self._last_frame = (step, epoch, y_pred, losses)
-            if image or (image is None and self.images is not False and isinstance(self.images, int)
-                         and self._frames_since_image >= self.images):
-                self._write_image_locked()
-            self._events.flush()
+            self._images.note_frame(step, epoch, values, grid, sample_loss)
+            if image or (image is None and self.images is not False
+                         and isinstance(self.images, int)
+                         and self._images.frames_since_image >= self.images):
+                self._images.draw_last()
+
+    def _target_matrix(self, targets):
+        return targets if self.kind.is_classification else targets.reshape(len(targets), -1)
 
     def record_batch_loss(self, step, loss):
         """Records the loss of one batch (its own value, not a running mean).
@@ -357,11 +527,9 @@ class FitVizWriter:
                     f"step: batch-loss steps must increase; got {step} after "
                     f"{self._last_batch_step}")
             self._last_batch_step = step
-            self._emit(step, [self._scalar(fmt.SCALAR_BATCH_LOSS, loss)])
-            self._pending_steps.append(step)
-            self._pending_losses.append(loss)
-            self._batch_loss_history[0].append(step)
-            self._batch_loss_history[1].append(loss)
+            self._open_writer()
+            self._events.batch_loss(step, loss)
+            self._images.note_batch_loss(step, loss)
 
     def record_epoch(self, step, epoch, loss=None, val_loss=None, image=None):
         """Records an epoch end at global `step`: its loss and validation loss.
@@ -376,28 +544,20 @@ class FitVizWriter:
             image: True/False to force or skip the figure; None follows
                 the `images` option.
         """
-        values = []
         with self._lock:
             if self._closed:
                 raise RuntimeError("record_epoch: this FitVizWriter is closed")
-            if loss is not None:
-                values.append(self._scalar(fmt.SCALAR_EPOCH_LOSS, loss))
-            if val_loss is not None:
-                values.append(self._scalar(fmt.SCALAR_EPOCH_VAL_LOSS, val_loss))
-            self._flush_batch_losses_locked()
-            if values:
-                self._emit(step, values)
-            if not self._epoch_ends or step > self._epoch_ends[-1]:
-                self._epoch_ends.append(int(step))
+            self._open_writer()
+            self._events.epoch(step, loss, val_loss)
+            self._images.note_epoch_end(step)
             if image or (image is None and self.images == "epoch"):
-                self._write_image_locked()
-            self._writer().flush()
+                self._images.draw_last()
 
     def write_image(self):
         """Draws the figure of the last recorded frame into the Images tab."""
         with self._lock:
             if not self._closed:  # close() already drew the last one
-                self._write_image_locked()
+                self._images.draw_last()
 
     def prepare_images(self):
         """Makes the figure and renders it once, in the background, before it is needed.
@@ -405,78 +565,45 @@ class FitVizWriter:
         Importing Matplotlib and the first render (fonts) take a fraction of a
         second; this moves that cost out of the training loop.
         """
-        if self.images and self._background_images and self._figure is None:
-            self._image_worker().put(_WARM_UP)
-
-    def _write_image_locked(self):
-        if self._last_frame is None or self._imaged_step == self._last_frame[0]:
-            return
-        step, epoch, y_pred, losses = self._last_frame
-        job = (step, epoch, y_pred, losses,
-               (np.array(self._sample_loss_history[0]), np.array(self._sample_loss_history[1])),
-               (np.array(self._batch_loss_history[0]), np.array(self._batch_loss_history[1])),
-               list(self._epoch_ends))
-        self._imaged_step = step
-        self._frames_since_image = 0
-        if self._background_images:
-            self._image_worker().put(job)
-        else:
-            self._draw_image(job)
-
-    def _image_worker(self):
-        if self._worker is None:
-            self._worker = _ImageWorker(self._draw_image, self.drop_stale_images)
-        return self._worker
-
-    def _draw_image(self, job):
-        """Renders one figure (outside the lock: slow) and writes it (inside)."""
-        started = time.perf_counter()
-        first = self._figure is None
-        figure = self.figure()
-        if job is _WARM_UP:
-            figure.png()
-            self.image_seconds += time.perf_counter() - started
-            return
-        step, epoch, y_pred, losses, sample_loss, batch_loss, epoch_ends = job
-        figure.draw(step, y_pred, losses, epoch=epoch, sample_loss=sample_loss,
-                    batch_loss=batch_loss, epoch_ends=epoch_ends)
-        png = figure.png()
-        width, height = figure.size
-        with self._lock:
-            if self._events is not None and not self._events_closed:
-                self._emit(step, [self._value(fmt.TAG_FIGURE, fmt.image_metadata,
-                                              fmt.image_tensor(width, height, png))])
-                self._events.flush()
-                self.images_written += 1
-        seconds = time.perf_counter() - started
-        self.image_seconds += seconds
-        if not first or self.last_image_seconds is None:
-            self.last_image_seconds = seconds
+        if self.images:
+            self._images.prepare()
 
     def wait_for_images(self):
         """Blocks until every figure queued so far is written."""
-        if self._worker is not None:
-            self._worker.join()
+        self._images.wait()
+
+    @property
+    def image_seconds(self):
+        """Seconds spent drawing figures so far (in the background by default)."""
+        return self._images.seconds
+
+    @property
+    def last_image_seconds(self):
+        """What the last figure cost (None before the first)."""
+        return self._images.last_seconds
+
+    @property
+    def images_written(self):
+        return self._images.images_written
 
     def figure(self):
-        """The `tb_fitviz.figure.FitFigure` used for images (made on first use)."""
-        if self._figure is None:
-            from tb_fitviz.figure import FitFigure
+        """The run's figure used for images (`tb_fitviz.figure.figure_for_run`)."""
+        return self._images.figure()
 
-            x_label, y_label, title = self._labels
-            self._figure = FitFigure(
-                self.x_sample, self.y_sample, self.x_scatter, self.y_scatter,
-                self.x_validation, self.y_validation, x_label=x_label, y_label=y_label,
-                title=title or os.path.basename(os.path.normpath(self.log_dir)),
-                size=IMAGE_SIZE, smoothing=self._smoothing, band=self._band)
-        return self._figure
+    def _make_figure(self):
+        from tb_fitviz.figure import figure_for_run
 
-    def _flush_batch_losses_locked(self):
-        if not self._pending_steps:
-            return
-        chunk = np.array([self._pending_steps, self._pending_losses], dtype=np.float64)
-        self._emit(self._pending_steps[-1], [self._tensor(fmt.TAG_BATCH_LOSSES, chunk)])
-        self._pending_steps, self._pending_losses = [], []
+        return figure_for_run(
+            self.settings, self.points(), size=IMAGE_SIZE,
+            title=self._title or os.path.basename(os.path.normpath(self.log_dir)))
+
+    def _write_image(self, step, width, height, png):
+        with self._lock:
+            return self._events.image(step, width, height, png)
+
+    def _open_writer(self):
+        if not self._events.opened:
+            _OPEN_WRITERS.add(self)
 
     def _check_step(self, step):
         if isinstance(step, bool) or not isinstance(step, numbers.Integral):
@@ -502,10 +629,7 @@ class FitVizWriter:
     def flush(self):
         """Hands everything recorded so far to the operating system."""
         with self._lock:
-            if self._closed:
-                return
-            self._flush_batch_losses_locked()
-            if self._events is not None:
+            if not self._closed:
                 self._events.flush()
 
     def close(self):
@@ -517,18 +641,13 @@ class FitVizWriter:
             if self._closed:
                 return
             self._closed = True
-            if self.images and self._last_frame is not None:
-                self._write_image_locked()
+            if self.images and self._images.has_frame:
+                self._images.draw_last()
         try:
-            if self._worker is not None:
-                self._worker.stop()
-                self._worker = None
+            self._images.stop()
         finally:
             with self._lock:
-                self._flush_batch_losses_locked()
-                if self._events is not None:
-                    self._events.close()
-                    self._events_closed = True
+                self._events.close()
 
     def reopen(self):
         """Continues a closed writer in a new event file of the same run.
@@ -538,8 +657,7 @@ class FitVizWriter:
         with self._lock:
             if self._closed:
                 self._closed = False
-                self._events = None
-                self._events_closed = False
+                self._events.reopen()
 
     def __enter__(self):
         return self
@@ -547,65 +665,6 @@ class FitVizWriter:
     def __exit__(self, *exc_info):
         self.close()
         return False
-
-
-_WARM_UP = object()
-
-
-class _ImageWorker:
-    """Draws figures in order in a thread that lives only while there is work.
-
-    With `drop_stale`, a figure still waiting when the next one is queued is
-    dropped (the newest, e.g. the last frame's, is always drawn).
-    """
-
-    def __init__(self, draw, drop_stale):
-        self._draw = draw
-        self._drop_stale = drop_stale
-        self._condition = threading.Condition()
-        self._jobs = []
-        self._busy = False
-        self._thread = None
-        self.error = None
-
-    def put(self, job):
-        with self._condition:
-            if self._drop_stale:
-                self._jobs = [j for j in self._jobs if j is _WARM_UP]
-            self._jobs.append(job)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="fitviz-images",
-                                                daemon=True)
-                self._thread.start()
-
-    def join(self):
-        with self._condition:
-            while self._jobs or self._busy:
-                self._condition.wait()
-
-    stop = join
-
-    def _run(self):
-        while True:
-            with self._condition:
-                if not self._jobs:
-                    self._thread = None
-                    self._condition.notify_all()
-                    return
-                job = self._jobs.pop(0)
-                self._busy = True
-            try:
-                self._draw(job)
-            except Exception as error:  # a figure must never break training
-                if self.error is None:
-                    self.error = error
-                    import warnings
-
-                    warnings.warn(f"FitViz could not draw a figure: {error!r}", stacklevel=1)
-            finally:
-                with self._condition:
-                    self._busy = False
-                    self._condition.notify_all()
 
 
 _OPEN_WRITERS = weakref.WeakSet()
@@ -617,6 +676,23 @@ def _close_open_writers():
     for writer in list(_OPEN_WRITERS):
         with contextlib.suppress(Exception):  # nothing useful to do at exit
             writer.close()
+
+
+def _subset(targets, index):
+    return targets.values[index]
+
+
+def _target_rows(values):
+    values = np.asarray(values)
+    return values[None, :] if values.ndim == 1 else values.T
+
+
+def _public_x(features):
+    return features[:, 0] if features.shape[1] == 1 else features
+
+
+def _public_y(values):
+    return values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values
 
 
 def _check_images(images):
@@ -632,38 +708,12 @@ def _check_images(images):
     )
 
 
-def _resolve_band(band, loss, loss_name):
-    if band == "auto":
-        if loss == "absolute":
-            return "raw"
-        if callable(loss):
-            return None
-        return "sqrt"
-    if band not in ("sqrt", "raw", None):
-        raise ValueError(f"band: expected 'auto', 'sqrt', 'raw' or None, got {band!r}")
-    return band
-
-
 def _as_epoch(epoch):
     if epoch is None:
         return math.nan
     if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real):
         raise TypeError(f"epoch: expected an int, got {type(epoch).__name__}")
     return float(epoch)
-
-
-def _as_values(values, length, name):
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected numbers, got {type(values).__name__}") from None
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.shape != (length,):
-        raise ValueError(
-            f"{name}: expected {length} values (one per sample point), got shape {array.shape}"
-        )
-    return array
 
 
 def _check_writable(log_dir):
@@ -680,3 +730,4 @@ def _check_writable(log_dir):
             pass
     except OSError as error:
         raise ValueError(f"log_dir: {log_dir!r} is not writable: {error.strerror}") from None
+

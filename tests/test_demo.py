@@ -63,7 +63,7 @@ def test_demo_trains_every_run_with_frames(demo_logdir):
         # Training lowered the loss on the sample between the first and the last frame.
         assert frames.info[-1, 1] < frames.info[0, 1], run
     static = reader.static("sine/adagrad-lr0.01")
-    assert static["validation_x"] is not None and len(static["validation_x"]) > 100
+    assert static["validation"] is not None and static["validation"].shape[1] > 100
 
 
 def test_linear_runs_differ_only_in_the_learning_rate(demo_logdir):
@@ -73,8 +73,7 @@ def test_linear_runs_differ_only_in_the_learning_rate(demo_logdir):
     statics = [reader.static(name) for name in names]
     for other in statics[1:]:
         # Same data, same sample ...
-        assert np.array_equal(other["sample_x"], statics[0]["sample_x"])
-        assert np.array_equal(other["sample_y"], statics[0]["sample_y"])
+        assert np.array_equal(other["sample"], statics[0]["sample"])
     # ... and different fits.
     finals = [reader.frames(name).values[-1, 0] for name in names]
     assert not np.allclose(finals[0], finals[1]) and not np.allclose(finals[0], finals[2])

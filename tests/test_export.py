@@ -75,8 +75,8 @@ def _curve_pixels(logdir, run, step, size, xs):
 
     reader = reader_for_logdir(str(logdir))
     static = reader.static(run)
-    figure = FitFigure(static["sample_x"], static["sample_y"], static["scatter_x"],
-                       static["scatter_y"], title=static["settings"].get("title") or run,
+    figure = FitFigure(static["sample"][0], static["sample"][1], static["scatter"][0],
+                       static["scatter"][1], title=static["settings"].get("title") or run,
                        size=size, smoothing=ex.DEFAULT_SMOOTHING)
     figure.rgb()  # lays the figure out
     points = figure.main_axes.transData.transform(np.column_stack([xs, _slope(step) * xs]))
@@ -282,8 +282,8 @@ def test_export_of_a_keras_run_draws_the_trained_model(keras_logdir, tmp_path):
     from tb_fitviz.figure import FitFigure
 
     static = reader.static("keras-run")
-    figure = FitFigure(static["sample_x"], static["sample_y"], static["scatter_x"],
-                       static["scatter_y"], title="keras-run", size=(480, 300))
+    figure = FitFigure(static["sample"][0], static["sample"][1], static["scatter"][0],
+                       static["scatter"][1], title="keras-run", size=(480, 300))
     figure.rgb()
     chosen = np.linspace(10, len(sample_x) - 10, 6).astype(int)
     points = figure.main_axes.transData.transform(

@@ -197,11 +197,11 @@ def test_x_y_in_every_accepted_form_give_the_same_run(tmp_path):
     assert [r["run"] for r in reader.runs()] == sorted(forms)
     reference = reader.static("1d")
     reference_frames = reader.frames("1d")
-    np.testing.assert_allclose(reference["sample_x"], np.linspace(-1, 1, POINTS)[
+    np.testing.assert_allclose(reference["sample"][0], np.linspace(-1, 1, POINTS)[
         np.round(np.linspace(0, POINTS - 1, 32)).astype(int)], atol=1e-6)
     for name in forms:
         static = reader.static(name)
-        for key in ("sample_x", "sample_y", "scatter_x", "scatter_y"):
+        for key in ("sample", "scatter"):
             np.testing.assert_allclose(static[key], reference[key], atol=1e-6, err_msg=name)
         frames = reader.frames(name)
         assert frames.steps.tolist() == list(range(BATCHES + 1)), name

@@ -313,8 +313,12 @@ def test_tf_keras(tmp_path, mode):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["module"].startswith("tf_keras.")
-    assert report["is_keras_callback"]
-    assert any(m.startswith("tf_keras.") for m in report["callback_base"])
+    if mode == "legacy-env":
+        # The flavour is guessed when the callback is made (TF_USE_LEGACY_KERAS says
+        # tf_keras); with both Kerases imported the guess is Keras 3, and the callback
+        # still records a tf_keras model exactly (it never changes its class).
+        assert report["is_keras_callback"]
+        assert any(m.startswith("tf_keras.") for m in report["callback_base"])
 
     tags = read_run(str(log_dir))
     assert steps(tags, fmt.TAG_FRAME) == [0, 1, 3, 6, 9, 12, 15, 18, 20]

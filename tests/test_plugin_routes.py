@@ -491,7 +491,7 @@ def test_reader_for_logdir_reads_what_was_written(logdir):
     assert frames.steps.tolist() == list(range(10, 20))
     np.testing.assert_array_equal(frames.values[:, 0], np.stack(expected["predictions"][10:20]))
     static = reader.static("alpha")
-    np.testing.assert_array_equal(static["sample_x"], expected["sample"][0].astype(np.float32))
+    np.testing.assert_array_equal(static["sample"][0], expected["sample"][0].astype(np.float32))
     steps, values = reader.scalars("alpha")["batch_loss"]
     assert steps.tolist() == expected["batch_steps"]
     from tensorboard import errors

@@ -26,8 +26,11 @@ def read_run(log_dir):
         for event in event_file_loader.EventFileLoader(path).Load():
             for value in event.summary.value:
                 metadata = value.metadata if value.HasField("metadata") else None
-                # Frame block tags (fitviz/frame/<first step>) read as one fitviz/frame.
+                # Block tags (fitviz/frame/<first step>, fitviz/frame_info/<first step>)
+                # read as one fitviz/frame and one fitviz/frame_info.
                 tag = fmt.TAG_FRAME if fmt.is_frame_tag(value.tag) else value.tag
+                if fmt.block_start(fmt.TAG_FRAME_INFO_BLOCK_PREFIX, tag) is not None:
+                    tag = fmt.TAG_FRAME_INFO
                 tags.setdefault(tag, []).append(
                     (event.step, tensor_util.make_ndarray(value.tensor), metadata))
     return tags

@@ -7,12 +7,16 @@ All little-endian:
 | 0       | 4 bytes           | magic `FVF1`                                         |
 | 4       | uint32            | F, frame count                                       |
 | 8       | uint32            | N, points per frame                                  |
-| 12      | uint32            | C, channels per frame (2: prediction, per-point loss) |
+| 12      | uint32            | C, channels per frame (the run's kind declares them) |
 | 16      | float64[F]        | the steps                                            |
-| 16+8F   | float64[F*4]      | per frame: epoch, sample_loss, validation_loss,      |
-|         |                   | regularization_loss (NaN = not recorded)             |
-| 16+40F  | float32[F*C*N]    | frame-major: frame 0 predictions (N), frame 0        |
-|         |                   | losses (N), frame 1 predictions, ...                 |
+| 16+8F   | float64[F*4]      | per frame: summary_format.FRAME_INFO_FIELDS (epoch,  |
+|         |                   | sample_loss, validation_loss, regularization_loss;   |
+|         |                   | NaN = not recorded)                                  |
+| 16+40F  | float32[F*C*N]    | frame-major, channel-major: frame 0 channel 0 (N),   |
+|         |                   | frame 0 channel 1 (N), ..., frame 1 channel 0, ...   |
+
+The same layout carries sample frames (N = sample points), grid frames (N = G*G)
+and the loss map (one "frame" per column, C = 1, N = rows).
 
 The float32 block starts at a multiple of 8 bytes, so a browser can view it
 with `new Float32Array(buffer, 16 + 40 * F, F * C * N)` without copying.
@@ -22,9 +26,11 @@ import struct
 
 import numpy as np
 
+from tb_fitviz.summary_format import FRAME_INFO_FIELDS
+
 MAGIC = b"FVF1"
 HEADER = struct.Struct("<4sIII")
-INFO_FIELDS = 4
+INFO_FIELDS = len(FRAME_INFO_FIELDS)
 CONTENT_TYPE = "application/octet-stream"
 
 

@@ -1,8 +1,9 @@
 """The FitViz TensorBoard plugin: routes under /data/plugin/fitviz/.
 
-GET runs, static?run=, frames?run=&start=&stop=&stride=&limit=, scalars?run=,
-and the frontend's files (index.js and the other .js/.css files of the shipped
-frontend folder, from a whitelist). Every answer goes through
+GET config, runs, static?run=, frames?run=&series=&start=&stop=&stride=&limit=,
+lossmap?run=&width=&height=&reduce=, scalars?run=, and the frontend's files
+(index.js and the other .js/.css/.json files of the shipped frontend folder,
+from a whitelist). Every answer goes through
 `http_util.Respond`; bad parameters raise `InvalidArgumentError` (400), unknown
 runs and files `NotFoundError` (404), both as plain text naming the parameter.
 """
@@ -20,23 +21,20 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-import tb_fitviz
+from tb_fitviz import defaults
+from tb_fitviz import summary_format as fmt
 from tb_fitviz.plugin import encoding, reading
 from tb_fitviz.summary_format import PLUGIN_NAME
 
 _ROUTE_PREFIX = f"/data/plugin/{PLUGIN_NAME}/"
-_STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
+_STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".json": "application/json"}
 _UNSIGNED = re.compile(r"[0-9]{1,30}")
 _INT64_MAX = 2**63 - 1
 
 
 def frontend_dir():
     """The frontend folder: inside the installed package, else the checkout's frontend/."""
-    package = Path(tb_fitviz.__file__).resolve().parent
-    shipped = package / "frontend"
-    if (shipped / "index.js").is_file():
-        return shipped
-    return package.parent / "frontend"
+    return defaults.frontend_dir()
 
 
 def scan_static_files(root):
@@ -69,6 +67,9 @@ class FitVizPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context):
         self._data_provider = context.data_provider
+        samples = getattr(getattr(context, "flags", None), "samples_per_plugin", None)
+        # A user's cap (--samples_per_plugin=fitviz=N): TensorBoard keeps a sample per tag.
+        self._sampled = bool(isinstance(samples, dict) and samples.get(PLUGIN_NAME, 0))
         self._cache = reading.ArrayCache()
         self._frontend_dir = frontend_dir()
         self._static_lock = threading.Lock()
@@ -76,7 +77,9 @@ class FitVizPlugin(base_plugin.TBPlugin):
 
     def get_plugin_apps(self):
         return {
+            "/config": self._serve_config,
             "/runs": self._serve_runs,
+            "/lossmap": self._serve_loss_map,
             "/static": self._serve_static,
             "/frames": self._serve_frames,
             "/scalars": self._serve_scalars,
@@ -102,6 +105,7 @@ class FitVizPlugin(base_plugin.TBPlugin):
             plugin_util.context(request.environ),
             plugin_util.experiment_id(request.environ),
             cache=self._cache,
+            sampled=self._sampled,
         )
 
     @wrappers.Request.application
@@ -109,15 +113,30 @@ class FitVizPlugin(base_plugin.TBPlugin):
         return _respond_json(request, self._reader(request).runs())
 
     @wrappers.Request.application
+    def _serve_config(self, request):
+        body = {
+            "schema_version": fmt.SCHEMA_VERSION,
+            "frame_info_fields": list(fmt.FRAME_INFO_FIELDS),
+            "series": {name: {"block_size": size} for name, (_, size) in fmt.SERIES.items()},
+            "loss_map_reductions": list(reading.LOSS_MAP_REDUCTIONS),
+            "defaults": defaults.load(),
+        }
+        return _respond_json(request, body)
+
+    @wrappers.Request.application
     def _serve_static(self, request):
         run = _run_arg(request)
         static = self._reader(request).static(run)
+        width = static["settings"]["input_width"]
 
         def points(name):
-            x = static[name + "_x"]
-            if x is None:
+            rows = static[name]
+            if rows is None:
                 return None
-            return {"x": _json_list(x), "y": _json_list(static[name + "_y"])}
+            features = [_json_list(row) for row in rows[:width]]
+            targets = [_json_list(row) for row in rows[width:]]
+            return {"features": features, "targets": targets,
+                    "x": features[0], "y": targets[0]}
 
         body = {
             "run": run,
@@ -131,6 +150,7 @@ class FitVizPlugin(base_plugin.TBPlugin):
     @wrappers.Request.application
     def _serve_frames(self, request):
         run = _run_arg(request)
+        series = request.args.get("series") or "sample"
         start = _int_arg(request, "start", 0, 0)
         stop = _int_arg(request, "stop", None, 0)
         stride = _int_arg(request, "stride", 1, 1)
@@ -139,8 +159,19 @@ class FitVizPlugin(base_plugin.TBPlugin):
             stop = None  # beyond any step
         frames = self._reader(request).frames(
             run, start=min(start, _INT64_MAX), stop=stop, stride=min(stride, _INT64_MAX),
-            limit=None if limit is None else min(limit, _INT64_MAX),
+            limit=None if limit is None else min(limit, _INT64_MAX), series=series,
         )
+        body = encoding.encode_frames(frames.steps, frames.info, frames.values)
+        return http_util.Respond(request, body, encoding.CONTENT_TYPE)
+
+    @wrappers.Request.application
+    def _serve_loss_map(self, request):
+        run = _run_arg(request)
+        width = _int_arg(request, "width", 512, 1)
+        height = _int_arg(request, "height", 256, 1)
+        reduce = request.args.get("reduce") or "max"
+        side = reading.MAX_LOSS_MAP_SIDE
+        frames = self._reader(request).loss_map(run, min(width, side), min(height, side), reduce)
         body = encoding.encode_frames(frames.steps, frames.info, frames.values)
         return http_util.Respond(request, body, encoding.CONTENT_TYPE)
 

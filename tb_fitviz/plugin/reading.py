@@ -27,7 +27,9 @@ from tensorboard import errors
 from tensorboard.data import provider
 from tensorboard.util import tb_logging
 
+from tb_fitviz import defaults
 from tb_fitviz import summary_format as fmt
+from tb_fitviz.kind import RunKind, normalized_settings
 
 # Read "every point" of a series (counts are unknown before reading). Neither
 # data provider allocates for it: checked with the Rust data server 0.7.2.
@@ -46,7 +48,12 @@ DEFAULT_CACHE_BYTES = 2 * 1024 * 1024 * 1024
 
 logger = tb_logging.get_logger()
 
-CHANNELS = 2  # per frame: predictions, per-point losses
+# Channels of a version-1 frame (predictions, per-point losses).
+CHANNELS = 2
+
+# How the loss map reduces the per-point losses that fall into one cell.
+LOSS_MAP_REDUCTIONS = ("max", "mean")
+MAX_LOSS_MAP_SIDE = 4096
 
 SCALAR_NAMES = (
     "batch_loss",
@@ -60,8 +67,9 @@ SCALAR_NAMES = (
 
 class Frames:
     """Frames of one run: `steps` float64 [F], `info` float64 [F, 4]
-    (`summary_format.FRAME_INFO_FIELDS`), `values` float32 [F, 2, N]
-    (predictions, per-point losses)."""
+    (`summary_format.FRAME_INFO_FIELDS`), `values` float32 [F, C, N] (the
+    channels the run's kind declares for the series, e.g. predictions and
+    per-point losses over the sample, or the model's output over the grid)."""
 
     __slots__ = ("steps", "info", "values")
 
@@ -72,7 +80,12 @@ class Frames:
 
     @property
     def sample_size(self):
+        """Points per frame (N): the sample's size, or G*G for grid frames."""
         return int(self.values.shape[2])
+
+    @property
+    def channels(self):
+        return int(self.values.shape[1])
 
     def __len__(self):
         return int(self.steps.shape[0])
@@ -154,6 +167,10 @@ class FitVizReader:
         ctx: The request's `RequestContext` (`plugin_util.context(environ)`).
         experiment_id: The experiment (`plugin_util.experiment_id(environ)`).
         cache: An `ArrayCache` shared across readers; a private one if None.
+        sampled: True when TensorBoard keeps only a sample of each FitViz tag
+            (`--samples_per_plugin=fitviz=N`, N > 0): the frame_index chunks then
+            list frames TensorBoard dropped, so the index is read from the
+            per-frame frame_info tensors instead.
 
     Unknown runs raise `tensorboard.errors.NotFoundError`, bad arguments
     `tensorboard.errors.InvalidArgumentError`. A run whose data cannot be read
@@ -173,7 +190,8 @@ class FitVizReader:
     ```
     """
 
-    def __init__(self, data_provider, ctx, experiment_id, cache=None):
+    def __init__(self, data_provider, ctx, experiment_id, cache=None, sampled=False):
+        self._sampled = bool(sampled)
         self._provider = data_provider
         self._ctx = ctx
         self._experiment_id = experiment_id
@@ -229,7 +247,7 @@ class FitVizReader:
 
     def runs(self):
         """One dict per run with FitViz data, sorted by run name (GET runs of the HTTP API)."""
-        listing = self._list_fitviz()
+        listing = self._list_fitviz(tags=None)
         epoch_listing = self._list_epoch_scalars(list(listing)) if listing else {}
         result = []
         for run in sorted(listing):
@@ -244,24 +262,29 @@ class FitVizReader:
         _settings(run, series)  # unreadable or too new: the run is listed with the reason
         static = self._static(run, series)
         settings = static["settings"]
-        sample_size = static["sample_x"].shape[0]
         index = self._index(run, series)
         epochs = self._epoch_scalars(run, epoch_series)
         epoch_ends = sorted(set(epochs["epoch_loss"][0].tolist())
                             | set(epochs["epoch_val_loss"][0].tolist()))
+        grid = settings.get("grid")
         return {
             "run": run,
             "steps": index["steps_list"],
             "frame_count": len(index["steps_list"]),
             "frame_epochs": index["epochs_list"],
             "epoch_ends": [int(s) for s in epoch_ends],
-            "sample_size": int(sample_size),
+            "sample_size": int(static["sample"].shape[1]),
+            "task": settings["task"],
+            "views": settings["views"],
+            "input_width": settings["input_width"],
+            "channels": settings["channels"],
+            "grid_size": 0 if grid is None else int(grid["size"]),
             "settings": settings,
         }
 
     def _series(self, run, tags):
-        """The run's series of `tags` (versions checked); NotFoundError if the run
-        has no FitViz data or unreadable metadata."""
+        """The run's series of `tags` (all of them if None; versions checked);
+        NotFoundError if the run has no FitViz data or unreadable metadata."""
         _check_run_name(run)
         series = self._list_fitviz([run], tags).get(run, {})
         checked = series
@@ -280,20 +303,66 @@ class FitVizReader:
     # -- per-frame index (small: steps and frame_info) -------------------------
 
     def _index(self, run, series):
-        stamp = _stamp(series, (fmt.TAG_FRAME_INFO,))
+        """{"steps", "info", "steps_list", "epochs_list"} of every frame of the run.
 
-        def load():
-            data = self._read_tensors(run, fmt.TAG_FRAME_INFO, series)
+        Version 2: one `fitviz/frame_index` chunk per completed block, and the
+        per-frame `fitviz/frame_info/<block>` tensors only of the blocks no chunk
+        covers (normally the newest); version 1: every `fitviz/frame_info`.
+        """
+        info_blocks = sorted(
+            (start, tag) for tag, start in (
+                (tag, fmt.block_start(fmt.TAG_FRAME_INFO_BLOCK_PREFIX, tag)) for tag in series)
+            if start is not None)
+        stamp = _stamp(series, (fmt.TAG_FRAME_INFO, fmt.TAG_FRAME_INDEX)
+                       + tuple(tag for _, tag in info_blocks))
+        fields = len(fmt.FRAME_INFO_FIELDS)
+
+        def rows_of(tag, data):
             steps = np.array([d.step for d in data], dtype=np.float64)
-            info = np.full((len(data), len(fmt.FRAME_INFO_FIELDS)), np.nan)
+            info = np.full((len(data), fields), np.nan)
             for i, datum in enumerate(data):
                 row = np.asarray(datum.numpy, dtype=np.float64).reshape(-1)
-                if row.shape[0] != len(fmt.FRAME_INFO_FIELDS):
-                    raise ValueError(
-                        f"{fmt.TAG_FRAME_INFO} at step {datum.step}: expected "
-                        f"{len(fmt.FRAME_INFO_FIELDS)} values, got {row.shape[0]}"
-                    )
+                if row.shape[0] != fields:
+                    raise ValueError(f"{tag} at step {datum.step}: expected {fields} values, "
+                                     f"got {row.shape[0]}")
                 info[i] = row
+            return steps, info
+
+        def load():
+            parts = []
+            if fmt.TAG_FRAME_INFO in series:
+                tag = fmt.TAG_FRAME_INFO
+                parts.append(rows_of(tag, self._read_tensors(run, tag, series)))
+            if info_blocks:
+                chunks = {}
+                chunk_data = [] if self._sampled else self._read_tensors(
+                    run, fmt.TAG_FRAME_INDEX, series)
+                for datum in chunk_data:
+                    chunk = np.asarray(datum.numpy, dtype=np.float64)
+                    if chunk.ndim != 2 or chunk.shape[0] != 1 + fields or not chunk.shape[1]:
+                        raise ValueError(f"{fmt.TAG_FRAME_INDEX} at step {datum.step}: expected "
+                                         f"shape [{1 + fields}, k], got {list(chunk.shape)}")
+                    chunks[int(chunk[0, 0])] = chunk  # a later chunk of a block wins
+                missing = [tag for start, tag in info_blocks
+                           if start not in chunks or chunks[start][0, -1] < series[tag].max_step]
+                data = self._read_tensors_of(run, missing) if missing else {}
+                for start, tag in info_blocks:
+                    if tag in data:
+                        parts.append(rows_of(tag, data[tag]))
+                    else:
+                        chunk = chunks[start]
+                        parts.append((chunk[0].copy(), chunk[1:].T.copy()))
+            if parts:
+                steps = np.concatenate([p[0] for p in parts])
+                info = np.concatenate([p[1] for p in parts])
+            else:
+                steps, info = np.empty(0), np.empty((0, fields))
+            if steps.size > 1 and not np.all(steps[1:] > steps[:-1]):
+                # Blocks of a reused log directory may overlap: the latest block wins.
+                order = np.argsort(steps, kind="stable")
+                steps, info = steps[order], info[order]
+                keep = np.append(steps[1:] != steps[:-1], True)
+                steps, info = steps[keep], info[keep]
             value = {
                 "steps": steps,
                 "info": info,
@@ -350,9 +419,10 @@ class FitVizReader:
     def static(self, run):
         """Settings and the run's fixed point sets as NumPy arrays.
 
-        Returns a dict with `settings` and float32 arrays `sample_x`, `sample_y`,
-        `scatter_x`, `scatter_y`, `validation_x`, `validation_y` (None if the run
-        has no validation points).
+        Returns a dict with `settings` (normalized: the run's kind filled in,
+        version-1 runs included) and float32 arrays [d + t, n] `sample`,
+        `scatter` and `validation` (None if the run has no validation points):
+        the d features, then the t target rows (`summary_format`).
         """
         return self._static(run, self._series(run, fmt.STATIC_TAGS))
 
@@ -360,7 +430,10 @@ class FitVizReader:
         stamp = _stamp(series, fmt.STATIC_TAGS)
 
         def load():
-            value = {"settings": dict(_settings(run, series))}
+            settings = dict(_settings(run, series))
+            kind = RunKind.from_settings(settings)
+            rows = kind.input_width + kind.target_width
+            value = {"settings": settings}
             nbytes = 0
             for tag, name, required in (
                 (fmt.TAG_SAMPLE, "sample", True),
@@ -371,19 +444,20 @@ class FitVizReader:
                 if not data:
                     if required:
                         raise ValueError(f"run {run!r} has no {tag}")
-                    value[name + "_x"] = value[name + "_y"] = None
+                    value[name] = None
                     continue
                 points = np.asarray(data[-1].numpy, dtype=np.float32)
-                if points.ndim != 2 or points.shape[0] != 2:
-                    raise ValueError(f"{tag}: expected shape [2, n], got {list(points.shape)}")
-                value[name + "_x"], value[name + "_y"] = points[0].copy(), points[1].copy()
+                if points.ndim != 2 or points.shape[0] != rows:
+                    raise ValueError(f"{tag}: expected shape [{rows}, n], got "
+                                     f"{list(points.shape)}")
+                value[name] = points.copy()
                 nbytes += points.nbytes
             # TensorBoard keeps the metadata (the settings) of a tag's first event
             # file, but the points of the last training in a reused directory: the
             # sizes are taken from the points.
             for name in ("sample", "scatter", "validation"):
-                points = value[name + "_x"]
-                value["settings"][name + "_size"] = 0 if points is None else int(points.shape[0])
+                points = value[name]
+                settings[name + "_size"] = 0 if points is None else int(points.shape[1])
             return value, nbytes
 
         try:
@@ -393,13 +467,13 @@ class FitVizReader:
 
     # -- frames ----------------------------------------------------------------
 
-    def frames(self, run, start=0, stop=None, stride=1, limit=None):
+    def frames(self, run, start=0, stop=None, stride=1, limit=None, series="sample"):
         """Frames whose step is in [start, stop), every `stride`-th, at most `limit`.
 
-        Reads only the frame blocks (`summary_format.frame_block_tag`) that can
-        hold the answer, in one data provider call, and keeps decoded blocks:
-        a finished block never changes, so while training goes on only the
-        newest block is read again.
+        Reads only the frame blocks (`summary_format.block_tag`) that can hold
+        the answer, in one data provider call, and keeps decoded blocks: a
+        finished block never changes, so while training goes on only the newest
+        block is read again.
 
         Args:
             run: Run name, as `runs()` lists it.
@@ -407,7 +481,9 @@ class FitVizReader:
             stop: Step to stop before (int >= 0), or None for all.
             stride: Take every stride-th frame of the range (int >= 1), the first included.
             limit: At most this many frames (int >= 1); None and anything larger
-                mean `max_frames(sample_size)` (32 MiB of values).
+                mean `max_frames(points, channels)` (32 MiB of values).
+            series: "sample" (the channels over the sample) or "grid" (the
+                model's output over the grid of a surface run).
 
         Returns:
             A `Frames`.
@@ -417,74 +493,138 @@ class FitVizReader:
         stop = None if stop is None else _check_int(stop, "stop", 0)
         stride = _check_int(stride, "stride", 1)
         limit = None if limit is None else _check_int(limit, "limit", 1)
-        series = self._frame_series(run)
+        _check_series(series)
+        tags = self._frame_series(run)
         try:
-            return self._frames(run, series, start, stop, stride, limit)
+            return self._frames(run, tags, start, stop, stride, limit, series=series)
         except ValueError as error:
             raise errors.NotFoundError(f"run {run!r}: {error}") from None
 
-    def all_frames(self, run):
+    def all_frames(self, run, series="sample"):
         """Every frame of `run` (decoded blocks are cached)."""
-        series = self._frame_series(run)
+        _check_series(series)
+        tags = self._frame_series(run)
         try:
-            return self._frames(run, series, 0, None, 1, None, cap=False)
+            return self._frames(run, tags, 0, None, 1, None, cap=False, series=series)
+        except ValueError as error:
+            raise errors.NotFoundError(f"run {run!r}: {error}") from None
+
+    def loss_map(self, run, width, height, reduce="max", channel="loss"):
+        """The per-point loss of the whole run, downsampled to at most `width` x `height` cells.
+
+        Columns are the run's frames in order (each column the frames of one
+        run of consecutive frames: equal shares of the frame count, so a
+        log-spaced schedule gives its early steps more columns); rows are the
+        sample's points in their stored order (`settings["sample_order"]`),
+        equal shares of them per row. At most `MAX_LOSS_MAP_SIDE` cells a side,
+        and never more columns than frames or rows than points. Each cell holds the `reduce` ("max" or
+        "mean") of its finite losses (NaN if it has none).
+
+        Returns:
+            A `Frames` with one frame per column: `steps` the first step of the
+            column, `info` that frame's info, `values` float32 [columns, 1, rows].
+        """
+        _check_run_name(run)
+        # More cells than frames or points, or than MAX_LOSS_MAP_SIDE: clipped.
+        width = min(_check_int(width, "width", 1), MAX_LOSS_MAP_SIDE)
+        height = min(_check_int(height, "height", 1), MAX_LOSS_MAP_SIDE)
+        if reduce not in LOSS_MAP_REDUCTIONS:
+            raise errors.InvalidArgumentError(
+                f"reduce: expected one of {', '.join(LOSS_MAP_REDUCTIONS)}, got {reduce!r}")
+        tags = self._frame_series(run)
+        settings = self._static(run, self._series(run, fmt.STATIC_TAGS))["settings"]
+        channels = settings["channels"]["sample"]
+        if channel not in channels:
+            raise errors.InvalidArgumentError(
+                f"channel: expected one of {', '.join(channels)}, got {channel!r}")
+        stamp = (_stamp(tags, tuple(sorted(tags))), width, height, reduce, channel)
+
+        def load():
+            frames = self._frames(run, tags, 0, None, 1, None, cap=False)
+            value = _reduce_map(frames, channels.index(channel), width, height, reduce)
+            return value, value.values.nbytes + value.info.nbytes
+
+        try:
+            return self._cache.get((self._experiment_id, run, "loss_map", width, height, reduce,
+                                    channel), stamp, load)
         except ValueError as error:
             raise errors.NotFoundError(f"run {run!r}: {error}") from None
 
     def _frame_series(self, run):
-        """Every fitviz series of `run` (frame block names are known only from a
-        listing of all tags), listed again only when fitviz/frame_info changed.
+        """Every fitviz series of `run` (block names are known only from a listing
+        of all tags), listed again only when the run got a new frame.
 
-        frame_info is written with every frame, so its (max step, wall time) stamps
-        the frame blocks too. A listing of every tag is a larger answer, which
-        the Rust data server makes wait ~40 ms (see `_list_fitviz`); listing only
-        frame_info keeps requests to an unchanged run at < 1 ms.
+        The scalar fitviz/sample_loss is written with every frame (both schema
+        versions), so its (max step, wall time) stamps the frame blocks too. A
+        listing of every tag is a larger answer, which the Rust data server
+        makes wait ~40 ms (see `_list_fitviz`); listing one scalar keeps requests
+        to an unchanged run at < 1 ms.
         """
         _check_run_name(run)
         key = (self._experiment_id, run, "frame_series")
         cached = self._cache.peek(key)
-        if cached is not None:
-            info = self._list_fitviz([run], (fmt.TAG_FRAME_INFO,)).get(run, {})
-            if info and cached[0] == _stamp(info, (fmt.TAG_FRAME_INFO,)):
-                return cached[1]
+        if cached is not None and cached[0] == self._frame_stamp(run):
+            return cached[1]
+        stamp = self._frame_stamp(run)
         series = self._series(run, None)
-        if fmt.TAG_FRAME_INFO in series:
-            self._cache.get(key, _stamp(series, (fmt.TAG_FRAME_INFO,)),
-                            lambda: (series, 256 * len(series)))
+        if stamp is not None:
+            self._cache.get(key, stamp, lambda: (series, 256 * len(series)))
         return series
 
-    def _frames(self, run, series, start, stop, stride, limit, cap=True):
-        index = self._index(run, series)
+    def _frame_stamp(self, run):
+        listing = self._provider.list_scalars(
+            self._ctx, experiment_id=self._experiment_id, plugin_name=fmt.SCALARS_PLUGIN_NAME,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[fmt.SCALAR_SAMPLE_LOSS]),
+        ).get(run, {})
+        return _stamp(listing, (fmt.SCALAR_SAMPLE_LOSS,)) if listing else None
+
+    def _layout(self, run, tags, series):
+        """(channels, points per frame) of frame series `series`, from the run's settings."""
+        settings = normalized_settings(_settings(run, tags))
+        if series == "grid":
+            grid = settings.get("grid")
+            if grid is None:
+                raise errors.NotFoundError(f"run {run!r}: has no grid (it is not a surface run)")
+            return len(settings["channels"]["grid"]), int(grid["size"]) ** 2
+        size = settings.get("sample_size")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            size = 0
+        return len(settings["channels"]["sample"]), size
+
+    def _frames(self, run, tags, start, stop, stride, limit, cap=True, series="sample"):
+        index = self._index(run, tags)
+        block_size = fmt.SERIES[series][1]
         blocks = sorted(
-            (first, tag) for tag, first in ((tag, fmt.frame_block_start(tag)) for tag in series)
+            (first, tag) for tag, first in (
+                (tag, fmt.series_block_start(series, tag)) for tag in tags)
             if first is not None
-            and series[tag].max_step >= start and (stop is None or first < stop))
-        point_bytes = _frame_bytes(run, series)
-        sample_size = point_bytes // (4 * CHANNELS) if point_bytes else 0
+            and tags[tag].max_step >= start and (stop is None or first < stop))
+        channels, points = self._layout(run, tags, series)
+        point_bytes = 4 * channels * points if points else None
         if not blocks:
-            return _no_frames(sample_size)
+            return _no_frames(points, channels)
         parts = []  # decoded blocks read so far: (steps, wall times, values)
         done = 0
         while done < len(blocks):
             # Enough blocks for the answer if each holds a full block of frames;
             # more are read only if some hold fewer (a run's last block, a restart).
             if cap:
-                wanted = limit if limit is not None else max_frames(
-                    (point_bytes or 8) // (4 * CHANNELS))
+                wanted = limit if limit is not None else max_frames(points or 2, channels)
                 count = sum(len(part[0]) for part in parts)
-                needed = max(1, -(-(wanted * stride - count) // fmt.FRAME_BLOCK_SIZE))
+                needed = max(1, -(-(wanted * stride - count) // block_size))
             else:
                 needed = len(blocks)
             batch = blocks[done:done + needed]
-            parts.extend(self._frame_blocks(run, series, [tag for _, tag in batch], point_bytes))
+            parts.extend(self._frame_blocks(run, tags, [tag for _, tag in batch], point_bytes,
+                                            channels, block_size))
             done += len(batch)
-            frames = _merge_blocks(parts, index, sample_size)
+            frames = _merge_blocks(parts, index, points, channels)
             if not cap or done >= len(blocks):
                 break
             selection = _select(frames, start, stop, stride, limit)
             # Complete when the answer is full and ends before any unread block
             # (a block holds no step before its first).
-            full = max_frames(frames.sample_size)
+            full = max_frames(frames.sample_size, channels)
             if (len(selection) and len(selection) >= min(limit or full, full)
                     and selection.steps[-1] < blocks[done][0]):
                 return selection
@@ -492,7 +632,7 @@ class FitVizReader:
             return frames
         return _select(frames, start, stop, stride, limit)
 
-    def _frame_blocks(self, run, series, tags, point_bytes):
+    def _frame_blocks(self, run, series, tags, point_bytes, channels, block_size):
         """Decoded blocks [(steps, wall times, values)] of `tags`, from the cache
         or read (all missing ones in as few provider calls as the message cap allows)."""
         decoded = {}
@@ -506,7 +646,7 @@ class FitVizReader:
                 missing.append(tag)
         per_call = len(missing)
         if point_bytes:
-            block_bytes = fmt.FRAME_BLOCK_SIZE * (point_bytes + _POINT_OVERHEAD_BYTES)
+            block_bytes = block_size * (point_bytes + _POINT_OVERHEAD_BYTES)
             per_call = max(1, _FITTING_MESSAGE_BYTES // block_bytes)
         for first in range(0, len(missing), max(1, per_call)):
             group = missing[first:first + per_call]
@@ -515,7 +655,7 @@ class FitVizReader:
             else:
                 data = self._read_tensors_of(run, group)
             for tag in group:
-                block = _decode_block(tag, data.get(tag, []))
+                block = _decode_block(tag, data.get(tag, []), channels)
                 nbytes = sum(array.nbytes for array in block)
                 decoded[tag] = self._cache.get(
                     (self._experiment_id, run, "frame_block", tag), _stamp(series, (tag,)),
@@ -534,7 +674,7 @@ class FitVizReader:
         sample_loss, validation_loss, regularization_loss (per frame, where
         recorded), epoch_loss and epoch_val_loss (from the Scalars tags).
         """
-        series = self._series(run, (fmt.TAG_FRAME_INFO, fmt.TAG_BATCH_LOSSES))
+        series = self._frame_series(run)
         try:
             index = self._index(run, series)
             batch = self._batch_losses(run, series)
@@ -605,7 +745,7 @@ def _select(frames, start, stop, stride, limit):
     if stop is not None:
         mask &= frames.steps < stop
     chosen = np.flatnonzero(mask)[::stride]
-    cap = max_frames(frames.sample_size)
+    cap = max_frames(frames.sample_size, frames.channels)
     cap = cap if limit is None else min(limit, cap)
     chosen = chosen[:cap]
     if chosen.size and chosen[-1] - chosen[0] + 1 == chosen.size:
@@ -615,47 +755,47 @@ def _select(frames, start, stop, stride, limit):
     return Frames(frames.steps[chosen], frames.info[chosen], frames.values[chosen])
 
 
-def _decode_block(tag, data):
-    """(steps float64, wall times float64, values float32 [k, 2, N]) of one frame tag."""
+def _decode_block(tag, data, channels):
+    """(steps float64, wall times float64, values float32 [k, C, N]) of one frame tag."""
     if data:
-        sample_size = int(np.shape(data[-1].numpy)[-1])
+        size = int(np.shape(data[-1].numpy)[-1])
         # Frames of another size come from an older training in a reused log
         # directory (the Python loader keeps some): keep the last training's.
-        data = [d for d in data if np.shape(d.numpy)[-1:] == (sample_size,)]
+        data = [d for d in data if np.shape(d.numpy)[-1:] == (size,)]
     else:
-        sample_size = 0
+        size = 0
     for datum in data:
-        if datum.numpy.shape != (CHANNELS, sample_size):
+        if datum.numpy.shape != (channels, size):
             raise ValueError(
                 f"{tag} at step {datum.step}: expected shape "
-                f"[{CHANNELS}, {sample_size}], got {list(datum.numpy.shape)}"
+                f"[{channels}, {size}], got {list(datum.numpy.shape)}"
             )
     if data:
         values = np.concatenate([datum.numpy for datum in data]).astype(
-            np.float32, copy=False).reshape(len(data), CHANNELS, sample_size)
+            np.float32, copy=False).reshape(len(data), channels, size)
     else:
-        values = np.empty((0, CHANNELS, 0), dtype=np.float32)
+        values = np.empty((0, channels, 0), dtype=np.float32)
     steps = np.array([datum.step for datum in data], dtype=np.float64)
     wall_times = np.array([datum.wall_time for datum in data], dtype=np.float64)
     return steps, wall_times, values
 
 
-def _no_frames(sample_size):
+def _no_frames(points, channels=CHANNELS):
     return Frames(np.empty(0), np.empty((0, len(fmt.FRAME_INFO_FIELDS))),
-                  np.empty((0, CHANNELS, sample_size), dtype=np.float32))
+                  np.empty((0, channels, points), dtype=np.float32))
 
 
-def _merge_blocks(parts, index, sample_size):
+def _merge_blocks(parts, index, points, channels):
     """One `Frames` from decoded blocks: ascending steps, each step once (the
     latest wall time wins: a reused log directory may hold a step in two blocks),
     only steps the index (frame_info) has, with their info."""
     parts = [part for part in parts if len(part[0])]
     if not parts:
-        return _no_frames(sample_size)
-    # The last training's sample size: that of the newest block.
+        return _no_frames(points, channels)
+    # The last training's frame size: that of the newest block.
     newest = max(parts, key=lambda part: part[1].max())
-    sample_size = newest[2].shape[2]
-    parts = [part for part in parts if part[2].shape[2] == sample_size]
+    points = newest[2].shape[2]
+    parts = [part for part in parts if part[2].shape[2] == points]
     if len(parts) == 1:
         steps, wall_times, values = parts[0]
     else:
@@ -683,9 +823,40 @@ def _merge_blocks(parts, index, sample_size):
     return Frames(steps, info, values)
 
 
-def max_frames(sample_size):
+def max_frames(points, channels=CHANNELS):
     """Most frames one `frames` answer holds: 32 MiB of float32 values (at least 1)."""
-    return max(1, MAX_FRAME_VALUE_BYTES // (4 * CHANNELS * max(1, int(sample_size))))
+    return max(1, MAX_FRAME_VALUE_BYTES // (4 * max(1, int(channels)) * max(1, int(points))))
+
+
+def _bins(count, parts):
+    """Start indices of `parts` (at most `count`) near-equal consecutive bins of range(count)."""
+    parts = max(1, min(int(parts), int(count)))
+    return np.unique(np.floor(np.arange(parts) * count / parts).astype(np.int64))
+
+
+def _reduce_map(frames, channel, width, height, reduce):
+    """The loss map of `frames` (see `FitVizReader.loss_map`)."""
+    count, points = len(frames), frames.sample_size
+    if count == 0 or points == 0:
+        return Frames(np.empty(0), np.empty((0, len(fmt.FRAME_INFO_FIELDS))),
+                      np.empty((0, 1, 0), dtype=np.float32))
+    columns = _bins(count, width)
+    rows = _bins(points, height)
+    values = frames.values[:, channel, :]
+    finite = np.isfinite(values)
+    with np.errstate(all="ignore"):
+        if reduce == "max":
+            clean = np.where(finite, values, -np.inf)
+            cells = np.maximum.reduceat(np.maximum.reduceat(clean, columns, axis=0), rows, axis=1)
+            cells[cells == -np.inf] = np.nan
+        else:
+            clean = np.where(finite, values, 0.0).astype(np.float64)
+            sums = np.add.reduceat(np.add.reduceat(clean, columns, axis=0), rows, axis=1)
+            counts = np.add.reduceat(np.add.reduceat(finite.astype(np.float64), columns, axis=0),
+                                     rows, axis=1)
+            cells = sums / counts
+    return Frames(frames.steps[columns].copy(), frames.info[columns].copy(),
+                  cells.astype(np.float32)[:, None, :])
 
 
 def reader_for_logdir(logdir):
@@ -727,7 +898,8 @@ def reader_for_logdir(logdir):
 
 
 def _settings(run, series):
-    """The run's settings (content of fitviz/sample); ValueError if unreadable or too new."""
+    """The run's settings (content of fitviz/sample), normalized: the kind's keys and
+    the view defaults filled in (version-1 runs too); ValueError if unreadable or too new."""
     settings = None
     for tag, time_series in series.items():
         content = fmt.decode_content(time_series.plugin_content)
@@ -735,18 +907,18 @@ def _settings(run, series):
             settings = content
     if settings is None:
         raise ValueError(f"no {fmt.TAG_SAMPLE} recorded (yet)")
+    settings = normalized_settings(settings)
+    if not isinstance(settings.get("view"), dict):
+        loss = settings.get("loss")
+        kind = loss if loss in ("squared", "absolute", "cross_entropy", "model") else "callable"
+        settings["view"] = defaults.view_defaults(kind)
     return settings
 
 
-def _frame_bytes(run, series):
-    """Bytes of one frame per the run's settings (listed with fitviz/sample), or None."""
-    try:
-        sample_size = _settings(run, series).get("sample_size")
-    except ValueError:
-        return None
-    if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 1:
-        return None
-    return 4 * CHANNELS * sample_size
+def _check_series(series):
+    if series not in fmt.SERIES:
+        raise errors.InvalidArgumentError(
+            f"series: expected one of {', '.join(fmt.SERIES)}, got {series!r}")
 
 
 def _after_restarts(data):
@@ -810,6 +982,11 @@ def _error_summary(run, error):
         "frame_epochs": [],
         "epoch_ends": [],
         "sample_size": 0,
+        "task": None,
+        "views": [],
+        "input_width": 0,
+        "channels": {"sample": [], "grid": []},
+        "grid_size": 0,
         "settings": {},
         "error": str(error),
     }

@@ -1,0 +1,171 @@
+"""The recording's event-file output: every summary FitViz writes, in the stored format.
+
+`EventOutput` turns what the writer records (the point sets once, frames,
+batch losses, epoch ends, figures) into TensorBoard summaries laid out as
+`tb_fitviz.summary_format` describes, and hands them to an `EventFile`. It
+knows nothing of models or data checking: the writer (the input side) gives
+it arrays that are already right.
+"""
+
+import math
+import time
+
+import numpy as np
+from tensorboard.compat.proto import event_pb2, summary_pb2
+
+from tb_fitviz import summary_format as fmt
+from tb_fitviz.event_file import EventFile
+
+
+class EventOutput:
+    """Summaries of one run into event files in `log_dir` (one file per open).
+
+    Args:
+        log_dir: The run's directory.
+        settings: The run's settings (stored with `fitviz/sample`).
+        points: {"sample": float32 [d + t, N], "scatter": ..., "validation": ... or None}.
+    """
+
+    def __init__(self, log_dir, settings, points):
+        self.log_dir = log_dir
+        self.settings = settings
+        self.points = points
+        self._events = None
+        self._described = set()
+        self.frames = 0  # frames written (across files: blocks continue)
+        self._sample_tag = self._info_tag = self._grid_tag = None
+        self._block_rows = []  # (step, info) of the frames of the current sample block
+        self._pending_steps = []
+        self._pending_losses = []
+        self.closed = False
+
+    @property
+    def opened(self):
+        return self._events is not None
+
+    @property
+    def uses_tensorflow(self):
+        """Whether TensorFlow's record writer frames the open file (None: no file yet)."""
+        return None if self._events is None else self._events.uses_tensorflow
+
+    def _file(self):
+        if self._events is None:
+            self._events = EventFile(self.log_dir)
+            self._described = set()
+            self._write_static()
+        return self._events
+
+    def _value(self, tag, metadata, tensor):
+        # Metadata once per tag and file, as tf.summary does: readers take it from the first.
+        if tag in self._described:
+            return summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+        self._described.add(tag)
+        return summary_pb2.Summary.Value(tag=tag, metadata=metadata(), tensor=tensor)
+
+    def _tensor(self, tag, array):
+        return self._value(tag, fmt.plugin_metadata, fmt.array_tensor(array))
+
+    def _scalar(self, tag, value):
+        return self._value(tag, fmt.scalar_metadata, fmt.scalar_tensor(value))
+
+    def _emit(self, step, values):
+        self._file().write(event_pb2.Event(
+            wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=values)))
+
+    def _write_static(self):
+        values = [summary_pb2.Summary.Value(
+            tag=fmt.TAG_SAMPLE, metadata=fmt.plugin_metadata(self.settings),
+            tensor=fmt.array_tensor(self.points["sample"]))]
+        self._described.add(fmt.TAG_SAMPLE)
+        values.append(self._tensor(fmt.TAG_SCATTER, self.points["scatter"]))
+        if self.points.get("validation") is not None:
+            values.append(self._tensor(fmt.TAG_VALIDATION, self.points["validation"]))
+        self._events.write(event_pb2.Event(
+            wall_time=time.time(), step=fmt.STATIC_STEP, summary=summary_pb2.Summary(value=values)))
+
+    # -- recording ------------------------------------------------------------------
+
+    def frame(self, step, values, info, grid=None, scalars=()):
+        """One frame: sample channels float32 [C, N], frame_info float64 [4], the grid's
+        channels float32 [Cg, G*G] (surface runs), and (tag, value) scalars."""
+        if self.frames % fmt.FRAME_BLOCK_SIZE == 0:
+            self._sample_tag = fmt.frame_block_tag(step)
+            self._info_tag = fmt.block_tag(fmt.TAG_FRAME_INFO_BLOCK_PREFIX, step)
+            self._block_rows = []
+        if grid is not None and self.frames % fmt.GRID_BLOCK_SIZE == 0:
+            self._grid_tag = fmt.block_tag(fmt.TAG_GRID_BLOCK_PREFIX, step)
+        summaries = [self._tensor(self._sample_tag, values), self._tensor(self._info_tag, info)]
+        if grid is not None:
+            summaries.append(self._tensor(self._grid_tag, grid))
+        summaries.extend(self._scalar(tag, value) for tag, value in scalars)
+        self._flush_batch_losses()
+        self._block_rows.append((step, info))
+        self.frames += 1
+        if self.frames % fmt.FRAME_BLOCK_SIZE == 0:
+            summaries.append(self._index_chunk())
+        self._emit(step, summaries)
+        self._events.flush()
+
+    def _index_chunk(self):
+        """The fitviz/frame_index tensor of the current block: [1 + 4, k] steps and info."""
+        chunk = np.empty((1 + len(fmt.FRAME_INFO_FIELDS), len(self._block_rows)))
+        for column, (step, info) in enumerate(self._block_rows):
+            chunk[0, column] = step
+            chunk[1:, column] = info
+        return self._tensor(fmt.TAG_FRAME_INDEX, chunk)
+
+    def batch_loss(self, step, loss):
+        self._emit(step, [self._scalar(fmt.SCALAR_BATCH_LOSS, loss)])
+        self._pending_steps.append(step)
+        self._pending_losses.append(loss)
+
+    def epoch(self, step, loss=None, val_loss=None):
+        values = []
+        if loss is not None:
+            values.append(self._scalar(fmt.SCALAR_EPOCH_LOSS, loss))
+        if val_loss is not None:
+            values.append(self._scalar(fmt.SCALAR_EPOCH_VAL_LOSS, val_loss))
+        self._flush_batch_losses()
+        if values:
+            self._emit(step, values)
+        self._file().flush()
+
+    def image(self, step, width, height, png):
+        """A figure for the Images tab (dropped once the output is closed)."""
+        if self._events is None or self.closed:
+            return False
+        self._emit(step, [self._value(fmt.TAG_FIGURE, fmt.image_metadata,
+                                      fmt.image_tensor(width, height, png))])
+        self._events.flush()
+        return True
+
+    def _flush_batch_losses(self):
+        if not self._pending_steps:
+            return
+        chunk = np.array([self._pending_steps, self._pending_losses], dtype=np.float64)
+        self._emit(self._pending_steps[-1], [self._tensor(fmt.TAG_BATCH_LOSSES, chunk)])
+        self._pending_steps, self._pending_losses = [], []
+
+    def flush(self):
+        self._flush_batch_losses()
+        if self._events is not None:
+            self._events.flush()
+
+    def close(self):
+        """Writes what is pending (batch losses, the index of a partial block) and closes."""
+        self._flush_batch_losses()
+        if self._events is not None:
+            if self._block_rows and self.frames % fmt.FRAME_BLOCK_SIZE:
+                self._emit(self._block_rows[-1][0], [self._index_chunk()])
+            self._events.close()
+        self.closed = True
+
+    def reopen(self):
+        """After `close`: the next write opens a new event file of the same run."""
+        self._events = None
+        self.closed = False
+
+
+def frame_info(epoch, sample_loss, validation_loss=math.nan, regularization_loss=math.nan):
+    """A frame_info row in `summary_format.FRAME_INFO_FIELDS` order."""
+    return np.array([epoch, sample_loss, validation_loss, regularization_loss], dtype=np.float64)
