@@ -31,6 +31,11 @@ async function getJSON(path, params) {
   return response.json();
 }
 
+/** GET config: the stored format's declarations (frame info fields) and the view defaults. */
+export function fetchConfig() {
+  return getJSON('config');
+}
+
 /** GET runs: every run with FitViz data, sorted by name. */
 export function fetchRuns() {
   return getJSON('runs');
@@ -46,12 +51,20 @@ export function fetchScalars(run) {
   return getJSON('scalars', {run});
 }
 
-/** GET frames: the binary frames of steps [start, stop), decoded. */
-export async function fetchFrames(run, start, stop, limit) {
+/** GET frames: the binary frames of steps [start, stop) of a series ('sample' or 'grid'), decoded. */
+export async function fetchFrames(run, start, stop, limit, series = 'sample') {
   const params = {run, start: Math.max(0, Math.floor(start))};
+  if (series !== 'sample') params.series = series;
   if (Number.isFinite(stop)) params.stop = Math.ceil(stop);
   if (limit) params.limit = limit;
   const response = await check(await fetch(url('frames', params), {cache: 'no-store'}), 'frames');
+  return decodeFrames(await response.arrayBuffer());
+}
+
+/** GET lossmap: the run's per-point loss over (step, point), `width` x `height` cells, decoded. */
+export async function fetchLossMap(run, width, height, reduce = 'max') {
+  const response = await check(await fetch(url('lossmap', {run, width, height, reduce}),
+    {cache: 'no-store'}), 'lossmap');
   return decodeFrames(await response.arrayBuffer());
 }
 

@@ -2,15 +2,31 @@
 
 export const MAGIC = 'FVF1';
 export const HEADER_BYTES = 16;
-export const INFO_FIELDS = 4; // epoch, sample_loss, validation_loss, regularization_loss
+// The per-frame info fields are declared once, in tb_fitviz/summary_format.py
+// (FRAME_INFO_FIELDS); GET config hands them over and the tab calls configureInfoFields first.
+let FIELDS = null;
+
+/** Sets the names of the per-frame info fields, in order (from GET config). */
+export function configureInfoFields(names) {
+  if (!Array.isArray(names) || !names.length || !names.every((n) => typeof n === 'string')) {
+    throw new TypeError('frame_info_fields: expected a list of names');
+  }
+  FIELDS = [...names];
+}
+
+/** The names of the per-frame info fields, in order. */
+export function infoFields() {
+  if (!FIELDS) throw new Error('frame info fields not configured (GET config first)');
+  return FIELDS;
+}
 
 /**
  * Decodes a GET frames body.
  * @param {ArrayBuffer} buffer
  * @returns {{count:number, sampleSize:number, channels:number, steps:Float64Array,
  *            info:Float64Array, values:Float32Array}}
- *   `info` holds INFO_FIELDS values per frame; `values` is frame-major, channel-major
- *   (frame 0 predictions, frame 0 losses, frame 1 predictions, ...). Views, not copies.
+ *   `info` holds infoFields().length values per frame; `values` is frame-major, channel-major
+ *   (frame 0 channel 0, frame 0 channel 1, ..., frame 1 channel 0, ...). Views, not copies.
  */
 export function decodeFrames(buffer) {
   if (!(buffer instanceof ArrayBuffer)) {
@@ -27,6 +43,7 @@ export function decodeFrames(buffer) {
   const count = view.getUint32(4, true);
   const sampleSize = view.getUint32(8, true);
   const channels = view.getUint32(12, true);
+  const fields = infoFields().length;
   const expected = frameBodyBytes(count, sampleSize, channels);
   if (buffer.byteLength !== expected) {
     throw new Error(`frames body: ${buffer.byteLength} bytes, expected ${expected} for ` +
@@ -35,15 +52,15 @@ export function decodeFrames(buffer) {
   let offset = HEADER_BYTES;
   const steps = littleEndianFloat64(buffer, offset, count);
   offset += 8 * count;
-  const info = littleEndianFloat64(buffer, offset, count * INFO_FIELDS);
-  offset += 8 * count * INFO_FIELDS;
+  const info = littleEndianFloat64(buffer, offset, count * fields);
+  offset += 8 * count * fields;
   const values = littleEndianFloat32(buffer, offset, count * channels * sampleSize);
   return {count, sampleSize, channels, steps, info, values};
 }
 
 /** Bytes of a body of `count` frames. */
 export function frameBodyBytes(count, sampleSize, channels = 2) {
-  return HEADER_BYTES + 8 * count * (1 + INFO_FIELDS) + 4 * count * channels * sampleSize;
+  return HEADER_BYTES + 8 * count * (1 + infoFields().length) + 4 * count * channels * sampleSize;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -80,3 +80,73 @@ export async function recordWebM(canvas, {frameCount, drawFrame, fps, onProgress
   }
   return new Blob(parts, {type: 'video/webm'});
 }
+
+/** A file name for an export of the runs shown at the current step. */
+export function exportName(app, extension) {
+  const runs = app.shown.length > 3 ? `${app.shown.length}-runs` : app.shown.join('+');
+  return `fitviz-${safeFileName(runs)}-step${app.player.currentStep() ?? 0}.${extension}`;
+}
+
+/** Saves the current view as a PNG. */
+export async function exportPNG(app) {
+  const {ui} = app;
+  if (!app.view) return;
+  app.paint();
+  try {
+    const blob = await canvasPNG(ui.canvas);
+    download(blob, exportName(app, 'png'));
+    ui.exportStatus.textContent = `Saved ${exportName(app, 'png')}`;
+  } catch (error) {
+    ui.exportStatus.textContent = `PNG export failed: ${error.message}`;
+  }
+}
+
+/** Records the animation from the current step to the last as WebM (a second call cancels). */
+export async function exportWebM(app) {
+  const {ui, player} = app;
+  if (app.exporting) {
+    app.exporting.cancelled = true;
+    return;
+  }
+  if (!app.view || !app.timeline.length) return;
+  if (!webmType()) {
+    ui.exportStatus.textContent = 'This browser cannot record WebM.';
+    return;
+  }
+  player.pause();
+  const signal = {cancelled: false};
+  app.exporting = signal;
+  const start = player.position >= app.timeline.length - 1 ? 0 : player.position;
+  const total = app.timeline.length - start;
+  const name = `fitviz-${safeFileName(app.shown.join('+') || 'runs')}.webm`;
+  ui.webmButton.textContent = 'Cancel';
+  ui.exportProgress.hidden = false;
+  ui.exportProgress.max = total;
+  ui.exportProgress.value = 0;
+  try {
+    const blob = await recordWebM(ui.canvas, {
+      frameCount: total,
+      fps: Math.min(60, app.state.speed),
+      signal,
+      onProgress: (done, all) => {
+        ui.exportProgress.value = done;
+        ui.exportStatus.textContent = `Recording ${done}/${all}…`;
+      },
+      drawFrame: async (i) => {
+        const position = start + i;
+        await app.ensureFrames(position);
+        player.seek(position, {force: true});
+        app.paint();
+      },
+    });
+    download(blob, name);
+    ui.exportStatus.textContent = signal.cancelled ? `Cancelled; saved the part recorded as ${name}`
+      : `Saved ${name}`;
+  } catch (error) {
+    ui.exportStatus.textContent = `WebM export failed: ${error.message}`;
+  } finally {
+    app.exporting = null;
+    ui.webmButton.textContent = 'WebM';
+    ui.exportProgress.hidden = true;
+  }
+}

@@ -1,15 +1,15 @@
 // Chunked frame fetching: which frames to ask for next, and a cache of what arrived.
 // Pure (the network is injected as a function), so it runs and is tested in Node.
 
-import {INFO_FIELDS} from './decode.js';
+import {infoFields} from './decode.js';
 import {lastAtOrBefore} from './scales.js';
 
 /** Bytes a chunk aims at: small enough to arrive fast, big enough to keep requests few. */
 export const CHUNK_TARGET_BYTES = 512 * 1024;
 
-/** Frames per chunk for a sample of `sampleSize` points (2 float32 channels per point). */
-export function chunkFramesFor(sampleSize, targetBytes = CHUNK_TARGET_BYTES) {
-  const perFrame = Math.max(1, sampleSize) * 2 * 4 + 8 * (1 + INFO_FIELDS);
+/** Frames per chunk for frames of `sampleSize` points and `channels` float32 channels. */
+export function chunkFramesFor(sampleSize, targetBytes = CHUNK_TARGET_BYTES, channels = 2) {
+  const perFrame = Math.max(1, sampleSize) * channels * 4 + 8 * (1 + infoFields().length);
   return Math.max(4, Math.min(1024, Math.floor(targetBytes / perFrame)));
 }
 
@@ -68,19 +68,21 @@ export function isPrefix(previous, next) {
 }
 
 /**
- * Frames of one run, fetched in chunks around the playhead and kept in typed arrays.
+ * Frames of one series of a run (its sample frames, or its grid frames), fetched in chunks around
+ * the playhead and kept in typed arrays.
  *
  * `fetchFrames(start, stop, limit)` resolves to a decoded frames body (decode.js) holding the
- * frames whose step is in [start, stop).
+ * frames whose step is in [start, stop). Each frame has `channels` channels of `sampleSize` points.
  */
 export class FrameStore {
-  constructor({steps, sampleSize, fetchFrames, chunkFrames, maxBytes = 512 * 1024 * 1024,
+  constructor({steps, sampleSize, fetchFrames, chunkFrames, channels = 2, maxBytes = 512 * 1024 * 1024,
     onLoad = null}) {
     this.sampleSize = sampleSize;
-    this.chunkFrames = chunkFrames || chunkFramesFor(sampleSize);
+    this.channels = channels;
+    this.chunkFrames = chunkFrames || chunkFramesFor(sampleSize, CHUNK_TARGET_BYTES, channels);
     this.fetchFrames = fetchFrames;
     this.onLoad = onLoad;
-    this.maxChunks = Math.max(4, Math.floor(maxBytes / (this.chunkFrames * sampleSize * 8)));
+    this.maxChunks = Math.max(4, Math.floor(maxBytes / (this.chunkFrames * sampleSize * channels * 4)));
     this.errors = [];
     this.requests = [];  // [start, stop) step ranges asked for, for tests and the benchmark
     this._reset(steps);
@@ -114,7 +116,10 @@ export class FrameStore {
     return !!chunk && index % this.chunkFrames < chunk.loaded;
   }
 
-  /** Predictions, per-point losses and info of frame `index`, or null while not loaded. */
+  /**
+   * Frame `index`, or null while not loaded: its step and info, `values` (its channels, C x N,
+   * channel-major), and `prediction` / `loss`, the first two channels.
+   */
   frame(index) {
     if (index < 0 || index >= this.steps.length) return null;
     const k = Math.floor(index / this.chunkFrames);
@@ -123,15 +128,20 @@ export class FrameStore {
     if (!chunk || j >= chunk.loaded) return null;
     chunk.used = ++FrameStore._clock;
     const n = this.sampleSize;
-    const base = j * 2 * n;
-    const info = chunk.info;
+    const c = this.channels;
+    const base = j * c * n;
+    const fields = infoFields();
+    const at = (name) => chunk.info[j * fields.length + fields.indexOf(name)];
     return {
       index,
       step: this.steps[index],
-      epoch: info[j * 4],
-      sampleLoss: info[j * 4 + 1],
-      validationLoss: info[j * 4 + 2],
-      regularizationLoss: info[j * 4 + 3],
+      epoch: at('epoch'),
+      sampleLoss: at('sample_loss'),
+      validationLoss: at('validation_loss'),
+      regularizationLoss: at('regularization_loss'),
+      pointCount: n,
+      channels: c,
+      values: chunk.values.subarray(base, base + c * n),
       prediction: chunk.values.subarray(base, base + n),
       loss: chunk.values.subarray(base + n, base + 2 * n),
     };
@@ -199,13 +209,17 @@ export class FrameStore {
 
   _store(k, body) {
     const n = this.sampleSize;
-    if (body.count && body.sampleSize !== n) {
-      throw new Error(`frames: ${body.sampleSize} points per frame, expected ${n}`);
+    const channels = this.channels;
+    if (body.count && (body.sampleSize !== n || body.channels !== channels)) {
+      throw new Error(`frames: ${body.channels} x ${body.sampleSize} values per frame, expected ` +
+        `${channels} x ${n}`);
     }
     const c = this.chunkFrames;
+    const fields = infoFields().length;
     let chunk = this.chunks.get(k);
     if (!chunk) {
-      chunk = {loaded: 0, info: new Float64Array(c * 4), values: new Float32Array(c * 2 * n), used: 0};
+      chunk = {loaded: 0, info: new Float64Array(c * fields), values: new Float32Array(c * channels * n),
+        used: 0};
       this.chunks.set(k, chunk);
     }
     chunk.used = ++FrameStore._clock;
@@ -216,8 +230,8 @@ export class FrameStore {
       const j = index % c;
       // Only a contiguous prefix counts as loaded: the next request starts after it.
       if (j !== chunk.loaded) continue;
-      chunk.info.set(body.info.subarray(f * 4, f * 4 + 4), j * 4);
-      chunk.values.set(body.values.subarray(f * 2 * n, (f + 1) * 2 * n), j * 2 * n);
+      chunk.info.set(body.info.subarray(f * fields, (f + 1) * fields), j * fields);
+      chunk.values.set(body.values.subarray(f * channels * n, (f + 1) * channels * n), j * channels * n);
       chunk.loaded = j + 1;
     }
   }

@@ -2,20 +2,31 @@
 // Pure: runs in Node too.
 
 export const MODES = ['side', 'overlay'];
-export const BANDS = ['sqrt', 'raw', 'off'];
+// 'auto': each run's own band, the one its settings declare (faithful to its loss).
+export const BANDS = ['auto', 'sqrt', 'raw', 'off'];
 export const SPEEDS = [1, 2, 5, 10, 15, 30, 60, 120];
 export const MAX_DEFAULT_RUNS = 4;
 
-export function defaultState() {
+/**
+ * The state of a first visit.
+ * @param {object} view the view defaults (`defaults.view` of GET config: smoothing, batch_smoothing,
+ *   ignore_outliers), the one place they are declared (frontend/defaults.json)
+ */
+export function defaultState(view) {
+  if (!view || !Number.isInteger(view.smoothing)) {
+    throw new TypeError('defaultState: expected the view defaults of GET config');
+  }
   return {
     runs: null,        // selected run names; null: not chosen yet (pick the first few)
     knownRuns: [],     // runs seen before, so that new runs can be told apart
     filter: '',        // regular expression on run names, as in TensorBoard
     step: null,        // current step on the shared timeline; null: the last one
-    mode: 'side',      // 'side': small multiples with shared axes; 'overlay': one panel
-    smoothing: 21,     // moving-average window of the per-point loss (odd)
-    band: 'sqrt',      // loss band: +/- sqrt(smoothed loss), +/- smoothed loss, or none
-    batchSmoothing: 1, // moving-average window of the batch-loss chart (odd)
+    mode: 'side',      // 'side': one panel per run (axes shared by runs of the same data); 'overlay'
+    view: 'main',      // the view drawn: each run's main view, or a view id (views/registry.js)
+    smoothing: view.smoothing, // moving-average window of the per-point loss (odd)
+    band: 'auto',      // loss band: the run's own, +/- sqrt(smoothed loss), +/- smoothed loss, none
+    batchSmoothing: view.batch_smoothing, // moving-average window of the batch-loss chart (odd)
+    ignoreOutliers: view.ignore_outliers, // loss charts scaled without outliers, as TensorBoard
     xLog: false,       // loss charts: log step axis
     yLog: false,       // loss charts: log loss axis
     speed: 30,         // playback, frames per second
@@ -30,6 +41,8 @@ const CHECKS = {
   filter: (v) => typeof v === 'string' && v.length < 1000,
   step: (v) => v === null || (Number.isFinite(v) && v >= 0),
   mode: (v) => MODES.includes(v),
+  view: (v) => typeof v === 'string' && /^[a-z_]{1,40}$/.test(v),
+  ignoreOutliers: (v) => typeof v === 'boolean',
   smoothing: (v) => Number.isInteger(v) && v >= 1 && v % 2 === 1 && v < 1e7,
   band: (v) => BANDS.includes(v),
   batchSmoothing: (v) => Number.isInteger(v) && v >= 1 && v % 2 === 1 && v < 1e7,
@@ -60,12 +73,12 @@ export function serializeState(state) {
 }
 
 /** A state from stored JSON text; unreadable text gives the defaults. */
-export function parseState(text) {
-  if (!text) return defaultState();
+export function parseState(text, view) {
+  if (!text) return defaultState(view);
   try {
-    return mergeState(defaultState(), JSON.parse(text));
+    return mergeState(defaultState(view), JSON.parse(text));
   } catch {
-    return defaultState();
+    return defaultState(view);
   }
 }
 
@@ -82,11 +95,12 @@ export function stateFromUrlData(data) {
   if (text('filter') !== null) partial.filter = text('filter');
   if (text('step') !== null && text('step') !== '') partial.step = Number(text('step'));
   if (text('mode') !== null) partial.mode = text('mode');
+  if (text('view') !== null) partial.view = text('view');
   if (text('band') !== null) partial.band = text('band');
   for (const key of ['smoothing', 'batchSmoothing', 'speed']) {
     if (text(key) !== null) partial[key] = Number(text(key));
   }
-  for (const key of ['xLog', 'yLog', 'loop', 'follow']) {
+  for (const key of ['xLog', 'yLog', 'loop', 'follow', 'ignoreOutliers']) {
     if (text(key) !== null && bool(text(key)) !== null) partial[key] = bool(text(key));
   }
   return partial;

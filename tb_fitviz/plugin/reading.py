@@ -517,8 +517,8 @@ class FitVizReader:
         log-spaced schedule gives its early steps more columns); rows are the
         sample's points in their stored order (`settings["sample_order"]`),
         equal shares of them per row. At most `MAX_LOSS_MAP_SIDE` cells a side,
-        and never more columns than frames or rows than points. Each cell holds the `reduce` ("max" or
-        "mean") of its finite losses (NaN if it has none).
+        and never more columns than frames or rows than points. Each cell holds
+        the `reduce` ("max" or "mean") of its finite losses (NaN if it has none).
 
         Returns:
             A `Frames` with one frame per column: `steps` the first step of the

@@ -1,6 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import {decodeFrames, frameBodyBytes} from '../../frontend/decode.js';
+import {configureInfoFields, decodeFrames, frameBodyBytes} from '../../frontend/decode.js';
+
+// What GET config hands over (tb_fitviz.summary_format.FRAME_INFO_FIELDS).
+configureInfoFields(['epoch', 'sample_loss', 'validation_loss', 'regularization_loss']);
 
 // Builds a body the way the backend does (tb_fitviz/plugin/encoding.py), independently.
 function encode(steps, info, values, n) {

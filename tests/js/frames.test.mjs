@@ -1,7 +1,12 @@
 import test from 'node:test';
+import {configureInfoFields} from '../../frontend/decode.js';
 import assert from 'node:assert/strict';
 import {planFetches, chunkFramesFor, FrameStore, isPrefix, unionSteps,
   frameIndexAtStep} from '../../frontend/frames.js';
+
+
+// What GET config hands over (tb_fitviz.summary_format.FRAME_INFO_FIELDS).
+configureInfoFields(['epoch', 'sample_loss', 'validation_loss', 'regularization_loss']);
 
 test('chunk size aims at about half a megabyte', () => {
   assert.equal(chunkFramesFor(1000), 65);

@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import {computeLayout, mainScales, withAlpha} from '../../frontend/draw.js';
+import {computeLayout, mainScales} from '../../frontend/layout.js';
+import {withAlpha} from '../../frontend/colors.js';
 
 const inside = (inner, outer) => inner.x >= outer.x && inner.y >= outer.y &&
   inner.x + inner.w <= outer.x + outer.w && inner.y + inner.h <= outer.y + outer.h;

@@ -1,7 +1,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import {defaultState, parseState, serializeState, mergeState, stateFromUrlData, resolveSelection,
-  compileFilter} from '../../frontend/state.js';
+import {readFileSync} from 'node:fs';
+import {defaultState as makeDefaultState, parseState as parse, serializeState, mergeState,
+  stateFromUrlData, resolveSelection, compileFilter} from '../../frontend/state.js';
+
+// The view defaults come from the one defaults file (GET config serves it to the tab).
+const VIEW = JSON.parse(readFileSync(new URL('../../frontend/defaults.json', import.meta.url))).view;
+const defaultState = () => makeDefaultState(VIEW);
+const parseState = (text) => parse(text, VIEW);
 
 test('round trip through localStorage text', () => {
   const state = {...defaultState(), runs: ['a', 'b'], step: 120, mode: 'overlay', smoothing: 51,
@@ -24,7 +30,7 @@ test("TensorBoard's URL fields (p.fitviz.*) become state", () => {
   const partial = stateFromUrlData({runs: 'a,b', step: '40', mode: 'overlay', loop: 'true', smoothing: '9'});
   assert.deepEqual(partial, {runs: ['a', 'b'], step: 40, mode: 'overlay', loop: true, smoothing: 9});
   const merged = mergeState(defaultState(), stateFromUrlData({smoothing: '8', mode: 'x'}));
-  assert.equal(merged.smoothing, 21);
+  assert.equal(merged.smoothing, VIEW.smoothing);
   assert.equal(merged.mode, 'side');
 });
 
@@ -51,4 +57,18 @@ test('p.fitviz.* fields are read from a TensorBoard URL hash', async () => {
     {runs: 'a,b', step: '10'});
   assert.deepEqual(urlDataFromHash('#p.fitviz.mode=%E0%A4%A'), {});
   assert.deepEqual(urlDataFromHash(''), {});
+});
+
+test('the defaults come from the defaults file; a view and the outlier toggle are remembered', () => {
+  const state = defaultState();
+  assert.equal(state.smoothing, VIEW.smoothing);
+  assert.equal(state.ignoreOutliers, VIEW.ignore_outliers);
+  assert.equal(state.band, 'auto');
+  assert.equal(state.view, 'main');
+  const chosen = {...state, view: 'loss_map', ignoreOutliers: false};
+  assert.deepEqual(parseState(serializeState(chosen)), chosen);
+  assert.equal(mergeState(state, {view: '<script>'}).view, 'main');
+  assert.deepEqual(stateFromUrlData({view: 'surface', ignoreOutliers: 'false'}),
+    {view: 'surface', ignoreOutliers: false});
+  assert.throws(() => makeDefaultState(), /view defaults/);
 });
