@@ -39,6 +39,7 @@ export function runEntry(app, run, {staticToo = false, scalarsToo = true} = {}) 
       entry.staticData = data;
       entry.kind = runKind(data.settings);
       app.invalidate();
+      app.player.prefetch(); // the view is known now: the series it draws (a grid, say)
     }, (error) => {
       entry.error = `${run}: ${error.message}`;
       app.setStatus(entry.error, true);

@@ -2,7 +2,7 @@
 // Colours always come from the theme object (theme.js); nothing here holds one.
 
 import {cssColor, withAlpha} from '../colors.js';
-import {formatTick} from '../scales.js';
+import {formatTick, niceTicks} from '../scales.js';
 
 // Pixel coordinates far outside the canvas are clamped: huge values break some canvas backends.
 const FAR = 1e5;
@@ -334,9 +334,7 @@ export function colorBar(ctx, theme, rect, scale, lo, hi, {label = '', ticks, fo
 
 function niceBarTicks(lo, hi) {
   if (!(hi > lo)) return [lo];
-  const out = [];
-  for (let i = 0; i <= 4; i++) out.push(lo + ((hi - lo) * i) / 4);
-  return out;
+  return niceTicks(lo, hi, 5);
 }
 
 /** A step text at the top right of a panel, drawn per frame. */

@@ -5,7 +5,7 @@
 // regions in the class colours, lighter where the model is less sure; points in their class colour,
 // wrongly classified ones ringed.
 
-import {classColor, cssColor, flipRows, normalize, parseColor, rampColors, regionColors} from '../colors.js';
+import {classColor, cssColor, flipRows, normalize, parseColor, rampColors, regionColors, withAlpha} from '../colors.js';
 import {predictedClass} from '../kind.js';
 import {boxScales} from '../layout.js';
 import {finiteExtent} from '../scales.js';
@@ -133,12 +133,14 @@ function drawSamplePoints(ctx, theme, panel, run, scratch) {
   const n = targets.length;
   const px = run.pixelX;
   const py = run.pixelY;
-  const radius = 2.6;
+  const radius = 3;
+  // A thin dark rim: a point stays visible on a region of its own colour.
+  const rim = withAlpha(theme.text, 0.4);
   if (!kind.classification) {
     // Coloured by their true y (which never changes): grouped once into 32 shades of the scale.
     if (!panel.pointShades) panel.pointShades = shades(targets, panel.domains.value, theme.sequentialRamp);
-    ctx.lineWidth = 0.8;
-    ctx.strokeStyle = theme.background;
+    ctx.lineWidth = 0.7;
+    ctx.strokeStyle = rim;
     for (const {color, indices} of panel.pointShades) {
       ctx.fillStyle = color;
       ctx.beginPath();
@@ -163,16 +165,14 @@ function drawSamplePoints(ctx, theme, panel, run, scratch) {
     }
     ctx.fill();
   }
-  ctx.lineWidth = 1;
-  ctx.strokeStyle = theme.background;
+  ctx.lineWidth = 0.7;
+  ctx.strokeStyle = rim;
   ctx.beginPath();
   for (let i = 0; i < n; i++) {
     ctx.moveTo(px[i] + radius, py[i]);
     ctx.arc(px[i], py[i], radius, 0, 2 * Math.PI);
   }
-  ctx.globalAlpha = 0.8;
   ctx.stroke();
-  ctx.globalAlpha = 1;
   if (wrong.length) {
     ctx.strokeStyle = theme.wrong;
     ctx.lineWidth = 1.4;
