@@ -13,6 +13,7 @@ import weakref
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
+from tb_fitviz import storage
 from tb_fitviz import summary_format as fmt
 from tb_fitviz.data import as_points, evenly_spaced, resolve_count
 from tb_fitviz.event_file import EventFile
@@ -155,7 +156,7 @@ class FitVizWriter:
         self._labels = (x_label, y_label, title)
 
         self.log_dir = os.fspath(log_dir)
-        _check_writable(self.log_dir)
+        storage.prepare_log_dir(self.log_dir)
         if schedule_description is None:
             schedule_description = ("every call to record" if self.schedule is None
                                     else self.schedule.describe())
