@@ -118,12 +118,14 @@ def test_writer_uploads_segments_to_the_bucket(s3, written):
     _no_url_folder(written["cwd"], os.getcwd(), tempfile.gettempdir())
 
 
-def _env_without_tensorflow(tmp_path, server):
+def _env_without_tensorflow(tmp_path, server=None):
+    """Environment for a subprocess where `import tensorflow` fails (as where it is not
+    installed), with the S3 server's variables."""
     blocker = tmp_path / "no_tensorflow"
     (blocker / "tensorflow").mkdir(parents=True)
     (blocker / "tensorflow" / "__init__.py").write_text(
         'raise ImportError("No module named \'tensorflow\' (blocked for this test)")\n')
-    env = dict(server.environment())
+    env = dict(server.environment()) if server else {}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(blocker), os.environ.get("PYTHONPATH")]))
     return env
 
@@ -306,3 +308,22 @@ def test_tensorflow_schemes_go_through_tf_io_gfile(small_segments):
     events = {name: _events(tf.io.gfile.GFile(f"ram://fitviz-test/run/{name}", "rb").read())
               for name in names}
     assert _frame_steps(events) == list(range(5))
+
+
+@pytest.mark.parametrize("load_fast", ["true", "false"])
+def test_both_tensorboard_loaders_read_every_segment(small_segments, tmp_path, load_fast):
+    """The segment layout, on a disk both loaders read: fsspec's local:// URL is written like
+    any object store (so as gs:// would be, which the Rust data server reads too)."""
+    x = np.linspace(0, 1, 200)
+    with FitVizWriter(f"local://{tmp_path}/logs/run", x, x, images=False) as writer:
+        for step in range(120):
+            if step:
+                writer.record_batch_loss(step, 1.0 / step)
+            writer.record(step, writer.x_sample * step)
+    assert len(os.listdir(tmp_path / "logs" / "run")) >= 3
+    env = _env_without_tensorflow(tmp_path)  # TensorBoard starts faster
+    with tensorboard_server(tmp_path / "logs", f"--load_fast={load_fast}", env=env) as url:
+        (run,) = url.get_json("/data/plugin/fitviz/runs")
+        assert (run["run"], run["frame_count"]) == ("run", 120)
+        assert url.get_json("/data/plugin/fitviz/scalars?run=run")["batch_loss"]["steps"] == list(
+            range(1, 120))
