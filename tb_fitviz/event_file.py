@@ -196,8 +196,9 @@ class SegmentedUpload:
             warnings.warn(
                 f"FitViz: cannot upload to log_dir {self.store.url}: {error!r}. Training goes "
                 f"on; the records are kept (in {self.spool}) and retried every "
-                f"{self._max_seconds:g} s, and are lost only if the process ends before the "
-                "store is back.", storage.UploadWarning, stacklevel=2)
+                f"{self._max_seconds:g} s. If the store is still down at close, they stay in "
+                "that folder, as event files to copy into the run's directory.",
+                storage.UploadWarning, stacklevel=2)
 
     # -- segments -------------------------------------------------------------------------
 

@@ -113,6 +113,37 @@ def check_readable(logdir, label="LOGDIR"):
         open_store(logdir).probe(write=False, label=label)
 
 
+def prepare_reading(logdir):
+    """Lets TensorBoard's readers in this process reach a remote `logdir`, or says why not.
+
+    For s3:// and the other URLs TensorFlow does not speak itself, TensorBoard
+    must read through its own gfile (boto3, fsspec), not `tf.io.gfile`: this
+    switches TensorBoard to it (its "no TensorFlow" mode, the module
+    `tensorboard.compat.notf`) unless it has already chosen. Local paths and
+    gs:// are left alone.
+
+    Raises:
+        ValueError: TensorBoard already reads through TensorFlow here, and
+            TensorFlow cannot read `logdir` (s3:// needs tensorflow-io).
+    """
+    if not is_remote(logdir) or reads_with_tensorflow(logdir):
+        return
+    import types
+
+    from tensorboard import compat
+
+    chosen = vars(compat.tf).get("__name__")  # set once TensorBoard's lazy `tf` is loaded
+    if chosen == "tensorboard.compat.tf":  # not chosen yet
+        name = "tensorboard.compat.notf"
+        sys.modules.setdefault(name, types.ModuleType(name))
+    elif chosen == "tensorflow" and _tensorflow_gfile(logdir) is None:
+        raise ValueError(
+            f"LOGDIR: TensorBoard's readers in this process already use TensorFlow, which "
+            f"cannot read {scheme(logdir)}:// URLs (s3:// needs tensorflow-io): read "
+            f"{logdir} from a new process (e.g. tb-fitviz export), where TensorBoard's own "
+            "file layer is used")
+
+
 def open_store(url):
     """The store behind a remote `url`: `S3Store` for s3://, `FileSystemStore` otherwise."""
     url = os.fspath(url).rstrip("/")

@@ -152,10 +152,10 @@ def test_cli_runs_and_export_read_the_bucket(s3, written, tmp_path):
     listing = _cli("runs", "s3://bucket/logs", cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr[-2000:]
     assert listing.stdout.split()[:2] == ["run", str(FRAMES)]
-    result = _cli("export", "s3://bucket/logs", "--run", "run", "-o", "out.gif", "--stride", "3",
+    result = _cli("export", "s3://bucket/logs", "--run", "run", "-o", "out.gif", "--stride", "10",
                   "--size", "160x100", "-q", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert Image.open(tmp_path / "out.gif").n_frames == FRAMES // 3
+    assert Image.open(tmp_path / "out.gif").n_frames == FRAMES // 10
     assert sorted(os.listdir(tmp_path)) == ["out.gif"]  # local output, no 's3:' folder
     missing = _cli("runs", "s3://no-such-bucket/logs", cwd=tmp_path)
     assert missing.returncode == 2
@@ -163,6 +163,18 @@ def test_cli_runs_and_export_read_the_bucket(s3, written, tmp_path):
     remote_output = _cli("export", "s3://bucket/logs", "--run", "run", "-o", "s3://bucket/x.gif",
                          cwd=tmp_path)
     assert remote_output.returncode == 2 and "expected a local file" in remote_output.stderr
+
+
+def test_python_reader_switches_tensorboard_to_its_own_gfile(s3, written, tmp_path):
+    """reader_for_logdir (and export()) in a fresh process where TensorFlow is installed:
+    TensorBoard would read through tf.io.gfile, which has no s3://; storage.prepare_reading
+    switches it to its own gfile (boto3) first."""
+    code = ("from tb_fitviz.plugin.reading import reader_for_logdir\n"
+            "print([r['frame_count'] for r in reader_for_logdir('s3://bucket/logs').runs()])\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == f"[{FRAMES}]"
 
 
 def test_an_idle_writer_uploads_within_the_time_bound(s3, small_segments):
@@ -211,6 +223,7 @@ def test_bad_remote_log_dir_fails_fast_at_construction(s3, case, monkeypatch, tm
             monkeypatch.setenv("S3_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
             message = "log_dir: cannot reach the S3 endpoint http://127.0.0.1:"
         elif case == "silent":
+            monkeypatch.setattr(storage, "PROBE_READ_SECONDS", 2)
             monkeypatch.setenv("S3_ENDPOINT", stack.enter_context(_silent_endpoint()))
             message = "log_dir: cannot reach the S3 endpoint"
         elif case == "not a url":
