@@ -10,6 +10,7 @@ segments.
 
 import contextlib
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -340,3 +341,73 @@ def test_both_tensorboard_loaders_read_every_segment(small_segments, tmp_path, l
         assert (run["run"], run["frame_count"]) == ("run", 120)
         assert url.get_json("/data/plugin/fitviz/scalars?run=run")["batch_loss"]["steps"] == list(
             range(1, 120))
+
+
+def test_store_down_at_close_keeps_the_rest_in_the_spool(s3, small_segments, monkeypatch):
+    monkeypatch.setattr(event_file, "CLOSE_ATTEMPTS", 1)
+    x = np.linspace(0, 1, 50)
+    writer = FitVizWriter("s3://bucket/down-at-close/run", x, x, images=False)
+    writer.record(0, writer.x_sample)
+    records = writer._events._records
+    s3.down()
+    try:
+        for step in range(1, 4):
+            writer.record(step, writer.x_sample)
+        with pytest.warns(storage.UploadWarning, match="could not upload the last") as caught:
+            writer.close()
+    finally:
+        s3.up()
+    assert records.spool in str(caught[-1].message)
+    kept = sorted(os.listdir(records.spool))
+    assert kept
+    for name in kept:  # as the message says: copy them into the run's directory
+        s3.client().put_object(Bucket=BUCKET, Key=f"down-at-close/run/{name}",
+                               Body=Path(records.spool, name).read_bytes())
+    assert _frame_steps(_bucket_events(s3, "down-at-close/")) == [0, 1, 2, 3]
+
+
+KILLED_WRITER = """
+import sys, time
+import numpy as np
+from tb_fitviz import FitVizWriter, event_file
+event_file.UPLOAD_EVERY_SECONDS = 0.3
+x = np.linspace(0, 1, 50)
+writer = FitVizWriter("s3://bucket/killed/run", x, x, images=False)
+for step in range(100000):
+    writer.record(step, writer.x_sample)
+    if step == 0:
+        print("spool", writer._events._records.spool, flush=True)
+    print("recorded", step, flush=True)
+    time.sleep(0.01)
+"""
+
+
+def test_kill_loses_only_what_was_not_uploaded_and_that_is_in_the_spool(s3, tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", KILLED_WRITER], cwd=tmp_path,
+                               stdout=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        started = None
+        for line in process.stdout:
+            lines.append(line.split())
+            started = started or time.monotonic()
+            if time.monotonic() - started > 1.5:
+                break
+        process.kill()
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    spool = lines[0][1]
+    recorded = [int(words[1]) for words in lines if words[0] == "recorded"]
+    uploaded = _frame_steps(_bucket_events(s3, "killed/"))
+    assert uploaded and uploaded == list(range(len(uploaded)))  # the uploaded prefix
+    in_spool = _frame_steps({name: _events(Path(spool, name).read_bytes())
+                             for name in sorted(os.listdir(spool))})
+    # Nothing recorded is lost for good: the store has a prefix, the spool the rest (a segment
+    # uploaded just before the kill may still be in the spool too).
+    assert sorted(set(uploaded) | set(in_spool))[:len(recorded)] == recorded
+    # What the store misses is at most the last UPLOAD_EVERY_SECONDS (0.3 s here) and the
+    # upload in flight: well under the 1.5 s recorded (~100 frames).
+    assert len(recorded) - len(uploaded) < len(recorded) / 2, (len(recorded), len(uploaded))
+    shutil.rmtree(spool)
