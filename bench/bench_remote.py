@@ -98,9 +98,9 @@ def main():
           f"{event_file.UPLOAD_EVERY_BYTES / 2**20:g} MiB / {event_file.UPLOAD_EVERY_SECONDS:g} s")
     print(f"  run size (final objects)   {run_size / 1e6:8.2f} MB in {len(objects)} objects")
     print(f"  payload sent (PUT bodies)  {store.bytes_sent / 1e6:8.2f} MB in {store.puts} PUTs"
-          f"   ratio {store.bytes_sent / run_size:.3f}")
+          f"   ratio {store.bytes_sent / run_size:.4f}")
     print(f"  wire (server received)     {wire / 1e6:8.2f} MB in {server.requests} requests"
-          f"   ratio {wire / run_size:.3f}")
+          f"   ratio {wire / run_size:.4f}")
     print(f"  naive re-upload per frame  {naive / 1e9:8.2f} GB"
           f"             ratio {naive / run_size:.0f}")
     print(f"  recording time             {seconds:8.2f} s (local folder: {local_seconds:.2f} s)")

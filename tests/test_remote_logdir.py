@@ -411,3 +411,13 @@ def test_kill_loses_only_what_was_not_uploaded_and_that_is_in_the_spool(s3, tmp_
     # upload in flight: well under the 1.5 s recorded (~100 frames).
     assert len(recorded) - len(uploaded) < len(recorded) / 2, (len(recorded), len(uploaded))
     shutil.rmtree(spool)
+
+
+def test_file_url_is_a_local_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    x = np.linspace(0, 1, 20)
+    with FitVizWriter(f"file://{tmp_path}/logs/run", x, x, images=False) as writer:
+        writer.record(0, writer.x_sample)
+    assert sorted(os.listdir(tmp_path)) == ["logs"]  # no folder "file:"
+    (name,) = os.listdir(tmp_path / "logs" / "run")
+    assert name.startswith("events.out.tfevents.") and name.endswith(".fitviz")
