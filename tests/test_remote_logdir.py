@@ -364,6 +364,7 @@ def test_store_down_at_close_keeps_the_rest_in_the_spool(s3, small_segments, mon
         s3.client().put_object(Bucket=BUCKET, Key=f"down-at-close/run/{name}",
                                Body=Path(records.spool, name).read_bytes())
     assert _frame_steps(_bucket_events(s3, "down-at-close/")) == [0, 1, 2, 3]
+    shutil.rmtree(records.spool)
 
 
 KILLED_WRITER = """
