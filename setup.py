@@ -53,6 +53,9 @@ setup(
         "keras": ["tensorflow>=2.15"],
         # `tb-fitviz export`: GIF through Pillow, MP4 through the ffmpeg in imageio-ffmpeg's wheel.
         "export": EXPORT,
+        # s3:// log dirs: the writer uploads with boto3; TensorBoard reads S3 with it too
+        # when TensorFlow is not installed.
+        "s3": ["boto3"],
         # `make demo`: trains with Keras, serves TensorBoard.
         "demo": ["tensorflow>=2.15", *EXPORT],
         "test": [
@@ -64,6 +67,9 @@ setup(
             "playwright>=1.40",
             "ruff>=0.5",
             "pandas",
+            # tests/test_remote_logdir.py: a real S3 server on localhost (moto's), and boto3.
+            "boto3",
+            "moto[server]>=5",
             # tests/test_packaging.py builds the wheel without build isolation.
             "setuptools>=61",
             "wheel",

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from tb_fitviz import __version__
+from tb_fitviz import __version__, storage
 
 EXAMPLES = """\
 examples:
@@ -96,9 +96,11 @@ def _read_without_tensorflow(logdir):
     start-up, and log noise) only to reach files through `tf.io.gfile`. For a
     local folder its own stub does the same; `tensorboard.compat` picks the
     stub when a module named `tensorboard.compat.notf` exists (TensorBoard's
-    own "no_tensorflow" switch). Remote logdirs (gs://, s3://) keep TensorFlow.
+    own "no_tensorflow" switch). So does s3:// (through boto3: TensorFlow needs
+    tensorflow-io for it) and any fsspec URL; gs:// and the other schemes
+    TensorFlow speaks itself keep TensorFlow (`storage.reads_with_tensorflow`).
     """
-    if "://" in str(logdir) or "tensorflow" in sys.modules:
+    if storage.reads_with_tensorflow(logdir) or "tensorflow" in sys.modules:
         return
     import types
 
@@ -143,8 +145,12 @@ def _size_text(size):
 
 
 def _runs(parser, args):
-    if not os.path.isdir(args.logdir):
+    if not storage.is_remote(args.logdir) and not os.path.isdir(args.logdir):
         parser.exit(2, f"tb-fitviz runs: error: LOGDIR: {args.logdir!r} is not a directory\n")
+    try:
+        storage.check_readable(args.logdir)
+    except (ValueError, PermissionError) as error:
+        parser.exit(2, f"tb-fitviz runs: error: {error}\n")
     _read_without_tensorflow(args.logdir)
     from tb_fitviz.plugin.reading import reader_for_logdir
 

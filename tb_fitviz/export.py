@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tb_fitviz import storage
+
 FORMATS = (".gif", ".mp4")
 DEFAULT_SIZE = (960, 540)
 DEFAULT_FPS = 20.0
@@ -85,6 +87,8 @@ def check_arguments(output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1, si
     Returns:
         (output path, format suffix ".gif" or ".mp4", (width, height)).
     """
+    if storage.is_remote(output):
+        raise ExportError("-o/--output", f"expected a local file, got the URL {str(output)!r}")
     output = Path(output)
     suffix = output.suffix.lower()
     if suffix not in FORMATS:
@@ -194,8 +198,12 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
         _check_int("--jobs", jobs, minimum=1, maximum=256)
 
     if reader is None:
-        if not os.path.isdir(logdir):
+        if not storage.is_remote(logdir) and not os.path.isdir(logdir):
             raise ExportError("LOGDIR", f"{str(logdir)!r} is not a directory")
+        try:
+            storage.check_readable(logdir, label="")
+        except (ValueError, PermissionError) as error:
+            raise ExportError("LOGDIR", str(error).lstrip(": ")) from None
         from tb_fitviz.plugin.reading import reader_for_logdir
 
         reader = reader_for_logdir(os.fspath(logdir))

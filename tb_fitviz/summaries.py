@@ -44,6 +44,11 @@ class EventOutput:
         return self._events is not None
 
     @property
+    def event_file(self):
+        """The open `EventFile` (None before the first write and after close)."""
+        return self._events
+
+    @property
     def uses_tensorflow(self):
         """Whether TensorFlow's record writer frames the open file (None: no file yet)."""
         return None if self._events is None else self._events.uses_tensorflow

@@ -12,13 +12,12 @@ import contextlib
 import math
 import numbers
 import os
-import tempfile
 import threading
 import weakref
 
 import numpy as np
 
-from tb_fitviz import defaults
+from tb_fitviz import defaults, storage
 from tb_fitviz import summary_format as fmt
 from tb_fitviz.data import (
     as_features,
@@ -253,7 +252,7 @@ class FitVizWriter:
             smoothing = check_window(smoothing, "smoothing")
         view = defaults.view_defaults(self.loss.kind, band, smoothing)
         self.log_dir = os.fspath(log_dir)
-        _check_writable(self.log_dir)
+        storage.prepare_log_dir(self.log_dir)
         if schedule_description is None:
             schedule_description = ("every call to record" if self.schedule is None
                                     else self.schedule.describe())
@@ -714,20 +713,3 @@ def _as_epoch(epoch):
     if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real):
         raise TypeError(f"epoch: expected an int, got {type(epoch).__name__}")
     return float(epoch)
-
-
-def _check_writable(log_dir):
-    if not log_dir:
-        raise ValueError("log_dir: expected a directory path, got an empty string")
-    if os.path.exists(log_dir) and not os.path.isdir(log_dir):
-        raise ValueError(f"log_dir: {log_dir!r} exists and is not a directory")
-    try:
-        os.makedirs(log_dir, exist_ok=True)
-    except OSError as error:
-        raise ValueError(f"log_dir: cannot create {log_dir!r}: {error.strerror}") from None
-    try:  # os.access says yes to root even on read-only mounts: try it.
-        with tempfile.TemporaryFile(dir=log_dir):
-            pass
-    except OSError as error:
-        raise ValueError(f"log_dir: {log_dir!r} is not writable: {error.strerror}") from None
-

@@ -876,6 +876,9 @@ def reader_for_logdir(logdir):
         print(run["run"], run["frame_count"])
     ```
     """
+    from tb_fitviz import storage
+
+    storage.prepare_reading(str(logdir))  # s3:// through TensorBoard's own gfile (boto3)
     from tensorboard import context as tb_context
     from tensorboard.backend.event_processing import (
         data_provider as multiplexer_provider,
