@@ -63,7 +63,8 @@ class FitVizPage:
             self.errors.append(f"console error: {message.text} ({message.location})")
 
     def open(self, timeout=30):
-        self.page.goto(self.url + "/#" + self.hash)
+        # A URL with a query (e.g. "?darkMode=true") keeps it before the hash.
+        self.page.goto(self.url + ("#" if "?" in self.url else "/#") + self.hash)
         self.frame = self.wait_for_frame(timeout)
         self.wait_ready(timeout)
         return self
