@@ -3,6 +3,7 @@
 // (window.__fitviz).
 
 import {FitVizApp} from './app.js';
+import {drawMap, mapImage} from './views/lossmap.js';
 
 /** Entry point called by TensorBoard's plugin_entry.html. */
 export async function render() {
@@ -56,6 +57,41 @@ function handle(app) {
     ensureAll: () => Promise.all(app.shown.flatMap((run) => app.storesOf(run).map((store) =>
       Promise.all(Array.from({length: Math.ceil(store.frameCount / store.chunkFrames)},
         (_, k) => store.ensure(k * store.chunkFrames, {ahead: 0})))))),
+    /** Milliseconds of rebuilding the view (layout, scales, static layer: e.g. a loss map's image), each of `count`. */
+    timeRebuilds: (count) => {
+      const times = [];
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now();
+        app.viewValid = false;
+        app.paint();
+        app.ctx.getImageData(0, 0, 1, 1);
+        times.push(performance.now() - t0);
+      }
+      return times;
+    },
+    /**
+     * Milliseconds of drawing each loss map as when it arrives: its image (log range, colours)
+     * made and drawn into its box on a canvas of the page's size, rasterised (1-pixel readback).
+     */
+    timeLossMapImages: (count) => {
+      const times = [];
+      const layer = document.createElement('canvas');
+      layer.width = app.ui.canvas.width;
+      layer.height = app.ui.canvas.height;
+      const ctx = layer.getContext('2d');
+      ctx.setTransform(app.view.dpr, 0, 0, app.view.dpr, 0, 0);
+      for (let i = 0; i < count; i++) {
+        for (const panel of app.view ? app.view.panels : []) {
+          if (!panel.map || !panel.map.count) continue;
+          const t0 = performance.now();
+          const image = mapImage(panel.map, app.env());
+          drawMap(ctx, image.canvas, panel.plot.box);
+          ctx.getImageData(0, 0, 1, 1);
+          times.push(performance.now() - t0);
+        }
+      }
+      return times;
+    },
     /**
      * Draws `count` successive steps from `from`; returns milliseconds per draw, each the mean
      * over a group of `group` draws (performance.now() is coarse in an iframe: 0.1 ms).
