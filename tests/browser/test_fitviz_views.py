@@ -20,7 +20,8 @@ from tb_process import tensorboard_server  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-DEFAULTS = json.loads((Path(__file__).resolve().parents[2] / "frontend" / "defaults.json").read_text())
+DEFAULTS = json.loads(
+    (Path(__file__).resolve().parents[2] / "frontend" / "defaults.json").read_text())
 
 
 def hex_rgb(text):
@@ -141,7 +142,8 @@ def test_loss_map_hard_point_hotter_than_easy_and_click_seeks(server, open_page,
 
     def luminance(row):
         y = plot["y"] + (row + 0.5) * plot["h"] / rows
-        xs = [plot["x"] + (c + 0.5) * plot["w"] / columns for c in range(late_column, columns - 1, 3)]
+        xs = [plot["x"] + (c + 0.5) * plot["w"] / columns
+              for c in range(late_column, columns - 1, 3)]
         pixels = np.array(canvas_pixels(page, [(x, y) for x in xs]), dtype=float)
         return float(np.mean(pixels @ [0.299, 0.587, 0.114]))
 
@@ -189,7 +191,8 @@ def test_dark_theme_follows_tensorboard_live(server, open_page):
     assert page.js("window.__fitviz.theme()") == "dark"
     panel = page.panels()[1]
     corner = (panel["main"]["x"] - 30, panel["main"]["y"] + 3)  # background left of the plot
-    assert np.linalg.norm(np.array(canvas_pixels(page, [corner])[0]) - hex_rgb(dark["background"])) < 4
+    pixel = np.array(canvas_pixels(page, [corner])[0])
+    assert np.linalg.norm(pixel - hex_rgb(dark["background"])) < 4
     body = page.js("getComputedStyle(document.body).backgroundColor")
     assert body == "rgb({}, {}, {})".format(*hex_rgb(dark["background"]).astype(int))
     # TensorBoard's own switch (the class on its body) turns the tab light at once.
@@ -197,5 +200,6 @@ def test_dark_theme_follows_tensorboard_live(server, open_page):
     page.wait_until("window.__fitviz.theme() === 'light' && window.__fitviz.ready()", 10)
     page.page.wait_for_timeout(200)
     light = DEFAULTS["themes"]["light"]
-    assert np.linalg.norm(np.array(canvas_pixels(page, [corner])[0]) - hex_rgb(light["background"])) < 4
+    pixel = np.array(canvas_pixels(page, [corner])[0])
+    assert np.linalg.norm(pixel - hex_rgb(light["background"])) < 4
     page.screenshot("views-light-again")
