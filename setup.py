@@ -70,6 +70,11 @@ setup(
             # tests/test_remote_logdir.py: a real S3 server on localhost (moto's), and boto3.
             "boto3",
             "moto[server]>=5",
+            # The segment layout test writes local:// URLs through fsspec, the file layer
+            # TensorBoard itself uses for URLs when TensorFlow is absent.
+            "fsspec",
+            # tests/test_forward.py: the recording forward pass on Keras 3's JAX backend (CPU).
+            "jax",
             # tests/test_packaging.py builds the wheel without build isolation.
             "setuptools>=61",
             "wheel",
