@@ -1,7 +1,7 @@
 """The `tb-fitviz` command.
 
-    tb-fitviz export LOGDIR --run RUN -o fit.gif   # or fit.mp4
-    tb-fitviz runs LOGDIR                          # the FitViz runs and their frames
+    tb-fitviz export LOGDIR --run RUN -o fit.gif   # or fit.mp4, or fit.png (one picture)
+    tb-fitviz runs LOGDIR                          # the FitViz runs: kind, views, frames
 
 Bad arguments exit with status 2 and a message naming the argument.
 """
@@ -17,6 +17,8 @@ examples:
   tb-fitviz export logs --run adam-lr0.01 -o fit.gif
   tb-fitviz export logs --run sine -o sine.mp4 --fps 30 --size 1280x720
   tb-fitviz export logs --run sine -o first-epochs.gif --stop 300 --stride 2
+  tb-fitviz export logs --run moons -o moons.mp4 --view true_class --theme dark
+  tb-fitviz export logs --run moons -o moons.png --stop 500   # the last frame before step 500
 """
 
 
@@ -33,10 +35,11 @@ def build_parser():
 
     export = commands.add_parser(
         "export",
-        help="write a run's frames as an animated GIF or an MP4 video",
-        description="Writes the frames of one FitViz run as an animated GIF (Pillow) or an "
-        "MP4 video (H.264, through the ffmpeg of imageio-ffmpeg), drawn like the figures of "
-        "the Images tab.",
+        help="write a run's frames as an animated GIF, an MP4 video or a PNG picture",
+        description="Writes the frames of one FitViz run as an animated GIF (Pillow), an "
+        "MP4 video (H.264, through the ffmpeg of imageio-ffmpeg) or, for a .png, the picture "
+        "of the last frame in the range, drawn like the figures of the Images tab. Any kind "
+        "of run: a curve, a surface, predicted vs. true, the true class, the loss map.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -44,7 +47,7 @@ def build_parser():
     export.add_argument("--run", required=True,
                         help="the run's name as TensorBoard lists it (see `tb-fitviz runs`)")
     export.add_argument("-o", "--output", required=True, metavar="FILE",
-                        help="file to write: .gif or .mp4")
+                        help="file to write: .gif, .mp4 or .png (the range's last frame)")
     export.add_argument("--fps", type=float, default=ex.DEFAULT_FPS,
                         help=f"frames per second (default {ex.DEFAULT_FPS:g}; GIF: at most "
                         f"{ex.GIF_MAX_FPS:g})")
@@ -62,11 +65,18 @@ def build_parser():
     export.add_argument("--dpi", type=float, default=ex.DEFAULT_DPI,
                         help=f"drawing resolution: larger means larger text and lines "
                         f"(default {ex.DEFAULT_DPI})")
-    export.add_argument("--smoothing", type=int, default=ex.DEFAULT_SMOOTHING,
+    export.add_argument("--view", default=None,
+                        help="which of the run's views to draw (`tb-fitviz runs` lists them: "
+                        "curve, surface, pred_true, true_class, loss_map); default: its "
+                        "main view, the first listed")
+    export.add_argument("--theme", choices=ex.THEMES, default="light",
+                        help="colours: light (default) or dark, as the FitViz tab's themes")
+    export.add_argument("--smoothing", type=int, default=None,
                         help="moving-average window of the loss band, in sample points, odd "
-                        f"(default {ex.DEFAULT_SMOOTHING}; 1: no smoothing)")
-    export.add_argument("--band", choices=("sqrt", "raw", "none"), default="sqrt",
-                        help="loss band: +/- sqrt of the smoothed loss (units of y, default), "
+                        "(default: the run's own, stored when it was recorded; 1: none)")
+    export.add_argument("--band", choices=("auto", "sqrt", "raw", "none"), default="auto",
+                        help="loss band: the run's own, faithful to its loss (auto, default), "
+                        "+/- sqrt of the smoothed loss (units of y for a squared loss), "
                         "+/- the raw smoothed loss, or none")
     export.add_argument("-j", "--jobs", type=int, default=None,
                         help="processes drawing frames (default: half the CPUs, at most "
@@ -121,8 +131,8 @@ def _export(parser, args):
         result = ex.export(
             args.logdir, args.run, args.output, fps=args.fps, start=args.start, stop=args.stop,
             stride=args.stride, size=(width, height), dpi=args.dpi, smoothing=args.smoothing,
-            band=None if args.band == "none" else args.band, progress=not args.quiet,
-            jobs=args.jobs,
+            band=None if args.band == "none" else args.band, view=args.view,
+            theme=args.theme, progress=not args.quiet, jobs=args.jobs,
         )
     except ex.ExportError as error:
         parser.exit(2, f"tb-fitviz export: error: {error}\n")
@@ -159,12 +169,34 @@ def _runs(parser, args):
         print(f"no FitViz runs under {args.logdir}")
         return 0
     width = max(len(entry["run"]) for entry in runs)
-    for entry in runs:
+    kinds = [_kind_text(entry) for entry in runs]
+    kind_width = max(len(text) for text in kinds)
+    views = ["views: " + (",".join(entry.get("views") or []) or "-") for entry in runs]
+    views_width = max(len(text) for text in views)
+    for entry, kind, view in zip(runs, kinds, views):
         steps = entry.get("steps") or []
         span = f"steps {steps[0]} to {steps[-1]}" if steps else "no frames yet"
+        if entry.get("error"):
+            span = f"cannot be read: {entry['error']}"
         print(f"{entry['run']:<{width}}  {entry.get('frame_count', len(steps)):>6} frames  "
-              f"{entry.get('sample_size', '?'):>6} points  {span}")
+              f"{entry.get('sample_size', '?'):>6} points  {kind:<{kind_width}}  "
+              f"{view:<{views_width}}  {span}")
     return 0
+
+
+def _kind_text(entry):
+    """What a run fitted, in a few words: "regression, 1 feature, 2 outputs"."""
+    settings = entry.get("settings") or {}
+    task = entry.get("task")
+    if not task:
+        return "-"
+    width = entry.get("input_width") or 1
+    text = f"{task}, {width} feature{'s' if width != 1 else ''}"
+    if task == "classification":
+        count = len(settings.get("class_names") or [])
+        return text + f", {count} classes"
+    count = len(settings.get("output_names") or ["y"])
+    return text + f", {count} output{'s' if count != 1 else ''}"
 
 
 if __name__ == "__main__":

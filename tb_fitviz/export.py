@@ -1,12 +1,13 @@
-"""`tb-fitviz export`: a FitViz run as an animated GIF or an MP4 video.
+"""`tb-fitviz export`: a FitViz run as an animated GIF, an MP4 video or a PNG picture.
 
 Reads the event files with TensorBoard's own reading code (through
 `tb_fitviz.plugin.reading.reader_for_logdir`), draws each frame with the same
-figure module as the Images-tab summaries (`tb_fitviz.figure.FitFigure`) and
-writes the frames one by one, so memory stays flat however long the run:
-GIF with Pillow (one palette for the whole animation, only the changed
-rectangle of each frame stored), MP4 (H.264) with the ffmpeg binary that
-imageio-ffmpeg's wheel carries.
+figure module as the Images-tab summaries (`tb_fitviz.figure.RunFigure`, any
+kind of run, any of its views) and writes the frames one by one, so memory
+stays flat however long the run: GIF with Pillow (one palette for the whole
+animation, only the changed rectangle of each frame stored), MP4 (H.264) with
+the ffmpeg binary that imageio-ffmpeg's wheel carries, PNG (the last frame of
+the range) with Pillow.
 """
 
 import math
@@ -21,12 +22,17 @@ import numpy as np
 
 from tb_fitviz import storage
 
-FORMATS = (".gif", ".mp4")
+FORMATS = (".gif", ".mp4", ".png")
 DEFAULT_SIZE = (960, 540)
 DEFAULT_FPS = 20.0
 DEFAULT_DPI = 100
-# Moving-average window of the loss band: a per-point band is a comb of spikes.
-DEFAULT_SMOOTHING = 31
+# Moving-average window of the loss band when a run stores none (runs store theirs:
+# `settings["view"]`, from tb_fitviz.defaults).
+DEFAULT_SMOOTHING = 21
+BANDS = ("auto", "sqrt", "raw", None)
+THEMES = ("light", "dark")
+# The loss map's cells at most (columns x rows), downsampled by the reader.
+LOSS_MAP_CELLS = (600, 400)
 # Browsers play GIF delays under 2/100 s as 1/10 s; GIF delays are whole 1/100 s.
 GIF_MAX_FPS = 50.0
 MIN_SIDE = 100
@@ -95,7 +101,7 @@ def check_arguments(output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1, si
         raise ExportError(
             "-o/--output",
             f"unsupported file type {output.suffix or '(none)'!r} in {str(output)!r}; "
-            f"expected a name ending in {' or '.join(FORMATS)}",
+            f"expected a name ending in {', '.join(FORMATS[:-1])} or {FORMATS[-1]}",
         )
     if output.is_dir():
         raise ExportError("-o/--output", f"{str(output)!r} is a directory; expected a file name")
@@ -146,14 +152,15 @@ def _check_int(argument, value, minimum=None, maximum=None):
 
 
 def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1,
-           size=DEFAULT_SIZE, dpi=DEFAULT_DPI, smoothing=DEFAULT_SMOOTHING, band="sqrt",
-           progress=True, stream=None, reader=None, jobs=None):
-    """Writes the frames of one FitViz run as an animated GIF or an MP4 video.
+           size=DEFAULT_SIZE, dpi=DEFAULT_DPI, smoothing=None, band="auto", view=None,
+           theme="light", progress=True, stream=None, reader=None, jobs=None):
+    """Writes the frames of one FitViz run as an animated GIF, an MP4 video or a PNG.
 
     Args:
         logdir: The log directory TensorBoard would be given (`--logdir`).
         run: The run's name as TensorBoard lists it (its folder relative to logdir).
-        output: File to write; its suffix (.gif or .mp4) chooses the format.
+        output: File to write; its suffix (.gif, .mp4 or .png) chooses the format.
+            A PNG is the picture of the last frame in the range.
             Written to a temporary name first, so a failed export leaves no
             half-written file behind.
         fps: Frames per second of the animation (at most 50 for a GIF).
@@ -162,9 +169,13 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
         size: (width, height) in pixels; even numbers for MP4.
         dpi: Resolution of the drawing: larger means larger text and lines.
         smoothing: Moving-average window (points, odd) of the loss band;
-            1 draws the raw per-point loss.
-        band: "sqrt" (+/- the square root of the smoothed loss, in units of y),
-            "raw" (+/- the smoothed loss itself, as the original did) or None.
+            1 draws the raw per-point loss; None: the run's stored default.
+        band: "auto" (the band the run stores, faithful to its loss), "sqrt"
+            (+/- the square root of the smoothed loss, in units of y), "raw"
+            (+/- the smoothed loss itself) or None.
+        view: One of the run's views (`tb-fitviz runs` lists them); None: its
+            main view.
+        theme: "light" (default) or "dark".
         progress: Show a progress bar on `stream`.
         stream: Where the progress bar goes; default sys.stderr.
         reader: A `tb_fitviz.plugin.reading.FitVizReader` already loaded
@@ -177,7 +188,8 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
 
     Raises:
         ExportError: A bad argument, an unknown run (the message lists the
-            runs there are), a run without frames, an empty step range.
+            runs there are), a view the run has not (the message lists its
+            views), a run without frames, an empty step range.
 
     Example:
 
@@ -189,11 +201,17 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
     began = time.perf_counter()
     output, suffix, (width, height) = check_arguments(
         output, fps=fps, start=start, stop=stop, stride=stride, size=size, dpi=dpi)
-    if band not in ("sqrt", "raw", None):
-        raise ExportError("--band", f"expected 'sqrt', 'raw' or 'none', got {band!r}")
-    _check_int("--smoothing", smoothing, minimum=1)
-    if smoothing % 2 == 0:
-        raise ExportError("--smoothing", f"expected an odd window (1, 3, 5, ...), got {smoothing}")
+    if band == "none":
+        band = None
+    if band not in BANDS:
+        raise ExportError("--band", f"expected 'auto', 'sqrt', 'raw' or 'none', got {band!r}")
+    if smoothing is not None:
+        _check_int("--smoothing", smoothing, minimum=1)
+        if smoothing % 2 == 0:
+            raise ExportError("--smoothing",
+                              f"expected an odd window (1, 3, 5, ...), got {smoothing}")
+    if theme not in THEMES:
+        raise ExportError("--theme", f"expected 'light' or 'dark', got {theme!r}")
     if jobs is not None:
         _check_int("--jobs", jobs, minimum=1, maximum=256)
 
@@ -209,22 +227,31 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
         reader = reader_for_logdir(os.fspath(logdir))
     listing = _find_run(reader, run, logdir)
     steps = _selected_steps(listing, run, start, stop, stride)
-
     static = reader.static(run)
+    settings = static.get("settings") or listing.get("settings") or {}
+    view = _chosen_view(settings, run, view)
+    if suffix == ".png":
+        steps = steps[-1:]
+    from tb_fitviz.figure import GRID_VIEWS
+
     spec = {
         "static": static,
-        "settings": static.get("settings") or listing.get("settings") or {},
+        "settings": settings,
         "run": run,
         "size": (width, height),
         "dpi": dpi,
         "smoothing": smoothing,
         "band": band,
+        "view": view,
+        "theme": theme,
         "scalars": reader.scalars(run),
         "epoch_ends": listing.get("epoch_ends") or [],
+        "loss_map": (reader.loss_map(run, *LOSS_MAP_CELLS) if view == "loss_map" else None),
     }
+    grid = view in GRID_VIEWS
     jobs = _resolve_jobs(jobs, len(steps))
 
-    encoder = _GifEncoder if suffix == ".gif" else _Mp4Encoder
+    encoder = {".gif": _GifEncoder, ".mp4": _Mp4Encoder, ".png": _PngEncoder}[suffix]
     temporary = output.with_name(f".{output.stem}.{os.getpid()}.partial{suffix}")
     bar = _ProgressBar(len(steps), f"{output.name}", stream=stream, enabled=progress)
     written = 0
@@ -233,10 +260,10 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
             if suffix == ".gif":
                 # One palette for the whole GIF, from the first and the last frame.
                 sink.set_palette(np.concatenate([
-                    drawing.one(_task_at(reader, run, steps[0])),
-                    drawing.one(_task_at(reader, run, steps[-1])),
+                    drawing.one(_task_at(reader, run, steps[0], grid)),
+                    drawing.one(_task_at(reader, run, steps[-1], grid)),
                 ]))
-            for rgb in drawing.all(_tasks(reader, run, steps, stop, stride)):
+            for rgb in drawing.all(_tasks(reader, run, steps, stop, stride, grid)):
                 sink.write(rgb)
                 written += 1
                 bar.update(written)
@@ -270,6 +297,19 @@ def _resolve_jobs(jobs, frames):
     return int(jobs)
 
 
+def _chosen_view(settings, run, view):
+    """The view to draw (None: the run's main one); ExportError naming --view otherwise."""
+    from tb_fitviz.figure import choose_view
+    from tb_fitviz.kind import RunKind
+
+    kind = RunKind.from_settings(settings)
+    try:
+        return choose_view(kind, view)
+    except ValueError:
+        raise ExportError("--view", f"run {run!r} has no view {view!r}; its views: "
+                          f"{', '.join(kind.views)} (the first is the default)") from None
+
+
 def _find_run(reader, run, logdir):
     runs = reader.runs()
     names = [entry["run"] for entry in runs]
@@ -301,8 +341,9 @@ def _selected_steps(listing, run, start, stop, stride):
     return in_range[::stride]
 
 
-def _tasks(reader, run, steps, stop, stride):
-    """(step, values [2, N], info [4]) of exactly `steps`, read READ_CHUNK frames at a time.
+def _tasks(reader, run, steps, stop, stride, grid=False):
+    """(step, values [C, N], info [4], grid [Cg, G*G] or None) of exactly `steps`, read
+    READ_CHUNK frames at a time (with `grid`, the grid frames of the same steps too).
 
     Each chunk restarts at the next selected step: from a selected frame, every
     `stride`-th frame continues the same selection.
@@ -319,14 +360,32 @@ def _tasks(reader, run, steps, stop, stride):
             raise RuntimeError(
                 f"run {run!r}: read steps {got[:3]}... where {steps[position:position + 3]}... "
                 "were listed; the event files changed while exporting?")
+        grids = None
+        if grid:
+            grids = reader.frames(run, start=steps[position], stop=stop, stride=stride,
+                                  limit=count, series="grid")
+            _check_grid_steps(run, got, grids)
         for index in range(count):
-            yield got[index], frames.values[index], frames.info[index]
+            yield (got[index], frames.values[index], frames.info[index],
+                   None if grids is None else grids.values[index])
         position += count
 
 
-def _task_at(reader, run, step):
+def _task_at(reader, run, step, grid=False):
     frames = reader.frames(run, start=step, stop=step + 1, limit=1)
-    return int(frames.steps[0]), frames.values[0], frames.info[0]
+    grids = None
+    if grid:
+        grids = reader.frames(run, start=step, stop=step + 1, limit=1, series="grid")
+        _check_grid_steps(run, [int(frames.steps[0])], grids)
+    return (int(frames.steps[0]), frames.values[0], frames.info[0],
+            None if grids is None else grids.values[0])
+
+
+def _check_grid_steps(run, steps, grids):
+    got = [int(step) for step in grids.steps[:len(steps)]]
+    if got != list(steps):
+        raise RuntimeError(f"run {run!r}: its grid frames are at steps {got[:3]}... where its "
+                           f"sample frames are at {list(steps[:3])}...")
 
 
 class _Renderer:
@@ -335,12 +394,14 @@ class _Renderer:
     def __init__(self, spec):
         self.size = spec["size"]
         self.figure = _make_figure(spec["static"], spec["settings"], spec["run"], spec["size"],
-                                   spec["dpi"], spec["smoothing"], spec["band"])
+                                   spec["dpi"], spec["smoothing"], spec["band"],
+                                   view=spec.get("view"), theme=spec.get("theme", "light"),
+                                   loss_map=spec.get("loss_map"))
         self.history = _History(spec["scalars"], spec["epoch_ends"])
 
     def render(self, task):
-        step, values, info = task
-        _draw(self.figure, self.history, step, values, info)
+        step, values, info, grid = task
+        _draw(self.figure, self.history, step, values, info, grid)
         return _exact_size(self.figure.rgb(), *self.size)
 
 
@@ -409,12 +470,14 @@ class _Drawing:
         return False
 
 
-def _make_figure(static, settings, run, size, dpi, smoothing, band):
+def _make_figure(static, settings, run, size, dpi, smoothing, band, view=None, theme="light",
+                 loss_map=None):
     from tb_fitviz.figure import figure_for_run
 
-    return figure_for_run(settings, static, size=size, dpi=dpi,
+    return figure_for_run(settings, static, view=view, size=size, dpi=dpi,
                           title=settings.get("title") or run, smoothing=smoothing,
-                          band="none" if band is None else band)
+                          band=None if band == "auto" else ("none" if band is None else band),
+                          theme=theme, loss_map=loss_map)
 
 
 class _History:
@@ -446,11 +509,11 @@ def _series(pair):
     return steps[order], values[order]
 
 
-def _draw(figure, history, step, values, info):
+def _draw(figure, history, step, values, info, grid=None):
     sample_loss, batch_loss, epoch_ends = history.upto(step)
     epoch = info[0]
     figure.draw(
-        step, values, None,
+        step, values, grid,
         epoch=int(epoch) if math.isfinite(epoch) else None,
         sample_loss=sample_loss, batch_loss=batch_loss, epoch_ends=epoch_ends,
     )
@@ -534,6 +597,31 @@ class _GifEncoder:
                 self._file.write(b";")
         finally:
             self._file.close()
+        return False
+
+
+class _PngEncoder:
+    """One picture: the last frame written (the range's last step)."""
+
+    def __init__(self, path, size, fps):
+        from PIL import Image  # noqa: F401  (fail early when Pillow is missing)
+
+        self.path = Path(path)
+        self.count = 0
+        self._last = None
+
+    def __enter__(self):
+        return self
+
+    def write(self, rgb):
+        self._last = rgb
+        self.count += 1
+
+    def __exit__(self, kind, error, trace):
+        if kind is None and self._last is not None:
+            from PIL import Image
+
+            Image.fromarray(self._last, "RGB").save(self.path, format="png", optimize=True)
         return False
 
 

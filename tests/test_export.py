@@ -172,7 +172,7 @@ def test_progress_bar_counts_every_frame(logdir, reader, tmp_path, capsys):
     [
         ({"run": "nope"}, "--run", ["'nope'", "'line'", "'no-frames'"]),
         ({"run": "no-frames"}, "--run", ["no recorded frames"]),
-        ({"output": "fit.webm"}, "-o/--output", [".webm", ".gif or .mp4"]),
+        ({"output": "fit.webm"}, "-o/--output", [".webm", ".gif, .mp4 or .png"]),
         ({"output": "fit"}, "-o/--output", ["(none)"]),
         ({"start": 81}, "--start/--stop", ["steps 0 to 80"]),
         ({"start": 10, "stop": 10}, "--stop", ["after --start"]),
