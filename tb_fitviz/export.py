@@ -397,11 +397,13 @@ class _Renderer:
                                    spec["dpi"], spec["smoothing"], spec["band"],
                                    view=spec.get("view"), theme=spec.get("theme", "light"),
                                    loss_map=spec.get("loss_map"))
-        self.history = _History(spec["scalars"], spec["epoch_ends"])
+        history = _History(spec["scalars"], spec["epoch_ends"])
+        # The whole run's loss charts, drawn once, under a playhead (as in the tab).
+        self.figure.set_history(history.sample, history.batch, history.epoch_ends)
 
     def render(self, task):
         step, values, info, grid = task
-        _draw(self.figure, self.history, step, values, info, grid)
+        _draw(self.figure, None, step, values, info, grid)
         return _exact_size(self.figure.rgb(), *self.size)
 
 
@@ -510,7 +512,9 @@ def _series(pair):
 
 
 def _draw(figure, history, step, values, info, grid=None):
-    sample_loss, batch_loss, epoch_ends = history.upto(step)
+    """One frame; `history` None: the figure has the whole run's (`set_history`)."""
+    sample_loss, batch_loss, epoch_ends = (None, None, None) if history is None \
+        else history.upto(step)
     epoch = info[0]
     figure.draw(
         step, values, grid,

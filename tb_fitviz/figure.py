@@ -250,8 +250,43 @@ class RunFigure:
                                    transform=axes.get_xaxis_transform())
             axes.add_collection(marks)
             self._epoch_marks.append(marks)
+        self._cursors = None  # the playhead, once the whole history is set
         self._background = None
         self._dirty = True
+
+    def set_history(self, sample_loss, batch_loss, epoch_ends=None):
+        """The whole run's loss histories, known in advance (export): the charts show the
+        whole run, as the tab's do, become part of the static picture, and each frame
+        only moves a playhead over them. `draw` then ignores its history arguments."""
+        theme = self.theme
+        steps = []
+        for line, history in ((self._sample_loss_line, sample_loss),
+                              (self._batch_loss_line, batch_loss)):
+            xs, losses = _history(history)
+            line.set_data(xs, losses)
+            steps.append(xs)
+        steps = np.concatenate(steps + [np.asarray(epoch_ends if epoch_ends is not None else [],
+                                                   dtype=np.float64).reshape(-1)])
+        last_step = max(float(steps.max()) if steps.size else 1.0, 1.0)
+        for axes, line in ((self.sample_loss_axes, self._sample_loss_line),
+                           (self.batch_loss_axes, self._batch_loss_line)):
+            _fit_axes(axes, last_step, np.asarray(line.get_ydata(), dtype=np.float64))
+        self._set_epoch_marks(epoch_ends, last_step)
+        if self._cursors is None:
+            self._cursors = []
+            for axes in (self.sample_loss_axes, self.batch_loss_axes):
+                cursor = axes.axvline(0, color=theme.color("cursor"), linewidth=1.2, zorder=4)
+                self._cursors.append(self.add_dynamic(cursor, axes))
+        self._background = None
+        self._dirty = True
+
+    def _set_epoch_marks(self, epoch_ends, last_step):
+        ends = [] if epoch_ends is None else np.asarray(epoch_ends, dtype=np.float64).reshape(-1)
+        ends = [s for s in ends if s <= last_step]
+        every = max(1, math.ceil(len(ends) / MAX_EPOCH_MARKS))
+        segments = [[(s, 0.0), (s, 1.0)] for s in ends[every - 1::every]]
+        for marks in self._epoch_marks:
+            marks.set_segments(segments)
 
     # -- what views use -------------------------------------------------------------
 
@@ -283,6 +318,8 @@ class RunFigure:
             sample_loss: (steps, values) of the sample loss up to this frame.
             batch_loss: (steps, values) of the batch losses up to this step.
             epoch_ends: Steps at which epochs ended, marked on the loss charts.
+            (After `set_history` the charts show the whole run and these three are
+            not used.)
         """
         values = np.asarray(values, dtype=np.float64)
         if values.ndim == 1:
@@ -298,20 +335,18 @@ class RunFigure:
         if epoch is not None and not (isinstance(epoch, float) and math.isnan(epoch)):
             text += f"   epoch {int(epoch) + 1}"
         self._step_text.set_text(text)
-
+        self._dirty = True
+        if self._cursors is not None:
+            for cursor in self._cursors:
+                cursor.set_xdata([step, step])
+            return
         last_step = max(int(step), 1)
         for axes, line, history in ((self.sample_loss_axes, self._sample_loss_line, sample_loss),
                                     (self.batch_loss_axes, self._batch_loss_line, batch_loss)):
             steps, losses = _history(history)
             line.set_data(steps, losses)
             _fit_axes(axes, last_step, losses)
-        ends = [] if epoch_ends is None else np.asarray(epoch_ends, dtype=np.float64).reshape(-1)
-        ends = [s for s in ends if s <= last_step]
-        every = max(1, math.ceil(len(ends) / MAX_EPOCH_MARKS))
-        segments = [[(s, 0.0), (s, 1.0)] for s in ends[every - 1::every]]
-        for marks in self._epoch_marks:
-            marks.set_segments(segments)
-        self._dirty = True
+        self._set_epoch_marks(epoch_ends, last_step)
 
     def rgb(self):
         """The figure as an (H, W, 3) uint8 array."""
@@ -321,7 +356,10 @@ class RunFigure:
         return np.asarray(self.canvas.buffer_rgba())[:, :, :3].copy()
 
     def _render(self):
-        side_axes = (self.sample_loss_axes, self.batch_loss_axes)
+        # Charts that change with every frame are drawn with it; charts of the whole run
+        # (set_history) are static, under a moving playhead.
+        side_axes = ((self.sample_loss_axes, self.batch_loss_axes) if self._cursors is None
+                     else ())
         if self._background is None:
             # The static part (data, axes, colour bars, legends) once, without what changes.
             hidden = [a for _, a in self._dynamic] + [self._step_text, *side_axes]
@@ -331,7 +369,11 @@ class RunFigure:
             self._background = self.canvas.copy_from_bbox(self.figure.bbox)
             for artist in hidden:
                 artist.set_visible(True)
+            if hasattr(self.view, "prepare"):
+                self.view.prepare(self.canvas, self._background)
         self.canvas.restore_region(self._background)
+        if hasattr(self.view, "paint"):
+            self.view.paint(self.canvas)
         renderer = self.canvas.get_renderer()
         for axes, artist in self._dynamic:
             if axes is not None:
@@ -532,7 +574,15 @@ class CurveView(_View):
 
 
 class SurfaceView(_View):
-    """Two features: the model's output over the grid as an image, the sample's points on top."""
+    """Two features: the model's output over the grid as an image, the sample's points on top.
+
+    The image is what ``imshow(rgba, interpolation="bilinear", extent=...)`` draws (grid
+    points at the centres of the image's cells, colours interpolated between them, as
+    the tab's smoothly scaled canvas), computed in NumPy at the axes' own pixels and
+    written into the canvas; the sample's points, which never move, are rendered once
+    into a transparent layer and laid over it. Only the wrongly classified rings are
+    drawn by Matplotlib at each frame. About 3 times faster than imshow + scatter.
+    """
 
     def build(self, spec, loss_map):
         from matplotlib.cm import ScalarMappable
@@ -548,15 +598,11 @@ class SurfaceView(_View):
         grid = kind.grid
         size = grid.size
         (x0, x1), (y0, y1) = grid.x_range, grid.y_range
-        # Grid points sit at the centres of the image's pixels: it reaches half a cell past them.
+        # Grid points sit at the centres of the image's cells: it reaches half a cell past them.
         hx = (x1 - x0) / (size - 1) / 2
         hy = (y1 - y0) / (size - 1) / 2
         self.extent = (x0 - hx, x1 + hx, y0 - hy, y1 + hy)
         self.size = size
-        blank = np.zeros((size, size, 4), dtype=np.uint8)
-        self.image = axes.imshow(blank, origin="lower", extent=self.extent,
-                                 interpolation="bilinear", aspect="auto", zorder=1)
-        owner.add_dynamic(self.image, axes)
         axes.set_xlim(x0, x1)
         axes.set_ylim(y0, y1)
         axes.set_xlabel(kind.feature_names[grid.features[0]])
@@ -574,9 +620,10 @@ class SurfaceView(_View):
             scatter_targets = owner.targets("scatter")[0]
             self.value_range = _finite_extent([targets, scatter_targets]) or (0.0, 1.0)
             colors = ramp_colors(targets, *self.value_range, theme.sequential)[:, :3] / 255
+        # Static, but over the image: rendered once into the overlay (see `paint`).
         self.points = axes.scatter(fx, fy, s=(2 * radius) ** 2, c=colors, edgecolors=[rim],
                                    linewidths=0.7 * 72 / owner.figure.dpi, zorder=3)
-        owner.add_dynamic(self.points, axes)
+        self.points.set_visible(False)
         self.wrong = None
         self.xy = np.column_stack([fx, fy])
         if kind.is_classification:
@@ -587,6 +634,8 @@ class SurfaceView(_View):
         # The axes' frame over the image.
         for spine in axes.spines.values():
             owner.add_dynamic(spine, axes)
+        self.rgba = None
+        self._layout = None
         bar_axes = owner.figure.add_subplot(columns[1])
         style_axes(bar_axes, theme)
         if kind.is_classification and not kind.binary:
@@ -632,17 +681,68 @@ class SurfaceView(_View):
         return rgba.reshape(self.size, self.size, 4)
 
     def draw(self, step, values, grid):
-        if grid is None:
-            self.image.set_visible(False)
-        else:
-            self.image.set_visible(True)
-            self.image.set_data(self.grid_rgba(grid))
+        self.rgba = None if grid is None else self.grid_rgba(grid)
         if self.wrong is not None:
             probabilities = self.kind.class_probabilities(values)
             finite = np.all(np.isfinite(probabilities), axis=1)
             predicted = np.argmax(np.where(np.isfinite(probabilities), probabilities, -1), axis=1)
             wrong = finite & (predicted != self.labels)
             self.wrong.set_offsets(self.xy[wrong] if wrong.any() else np.empty((0, 2)))
+
+    def prepare(self, canvas, background):
+        """Once, after the static part is rendered: the pixels of the axes, where each pixel's
+        centre falls in the grid, and the points rendered into a transparent overlay."""
+        axes = self.main_axes
+        box = axes.get_window_extent()
+        height = canvas.get_width_height()[1]
+        c0, c1 = int(math.ceil(box.x0 - 0.5)), int(math.floor(box.x1 - 0.5)) + 1
+        r0 = int(math.ceil(height - box.y1 - 0.5))
+        r1 = int(math.floor(height - box.y0 - 0.5)) + 1
+        inverse = axes.transData.inverted()
+        centres_x = inverse.transform(np.column_stack([np.arange(c0, c1) + 0.5,
+                                                       np.zeros(c1 - c0)]))[:, 0]
+        centres_y = inverse.transform(np.column_stack([np.zeros(r1 - r0),
+                                                       height - (np.arange(r0, r1) + 0.5)]))[:, 1]
+        (gx0, gx1), (gy0, gy1) = self.kind.grid.x_range, self.kind.grid.y_range
+        g = self.size - 1
+        self._layout = (r0, r1, c0, c1, _lerp_weights((centres_x - gx0) / (gx1 - gx0) * g, g),
+                        _lerp_weights((centres_y - gy0) / (gy1 - gy0) * g, g))
+        renderer = canvas.get_renderer()
+        renderer.clear()
+        self.points.set_visible(True)
+        axes.draw_artist(self.points)
+        self.points.set_visible(False)
+        overlay = np.asarray(canvas.buffer_rgba())[r0:r1, c0:c1].astype(np.float32)
+        canvas.restore_region(background)
+        alpha = overlay[:, :, 3:4] / 255.0
+        self._overlay = (overlay[:, :, :3] * alpha, 1.0 - alpha)
+
+    def paint(self, canvas):
+        """The image of the frame (and the points over it) straight into the canvas."""
+        if self.rgba is None or self._layout is None:
+            return
+        r0, r1, c0, c1, (xi, xj, xw), (yi, yj, yw) = self._layout
+        image = self.rgba.astype(np.float32)
+        # Bilinear: along feature 2 (rows), then feature 1 (columns); rows flipped (the top
+        # of the axes is feature 2's highest value).
+        rows = image[yi] * (1 - yw)[:, None, None] + image[yj] * yw[:, None, None]
+        pixels = rows[:, xi] * (1 - xw)[None, :, None] + rows[:, xj] * xw[None, :, None]
+        premultiplied, rest = self._overlay
+        alpha = pixels[:, :, 3:4] / 255.0
+        buffer = np.asarray(canvas.buffer_rgba())
+        under = buffer[r0:r1, c0:c1, :3].astype(np.float32)
+        # A non-finite grid value is transparent: the background shows.
+        colour = pixels[:, :, :3] * alpha + under * (1 - alpha)
+        buffer[r0:r1, c0:c1, :3] = (premultiplied + colour * rest + 0.5).astype(np.uint8)
+
+
+def _lerp_weights(position, last):
+    """(lower index, upper index, weight of the upper) of fractional grid positions,
+    clamped to the grid (past the outer grid points the edge colour holds)."""
+    position = np.clip(position, 0, last)
+    lower = np.minimum(np.floor(position).astype(np.intp), max(last - 1, 0))
+    upper = np.minimum(lower + 1, last)
+    return lower, upper, (position - lower).astype(np.float32)
 
 
 class PredTrueView(_View):
