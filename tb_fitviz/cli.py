@@ -140,6 +140,10 @@ def _export(parser, args):
         parser.exit(1, f"tb-fitviz export: error: {error}\n")
     except KeyboardInterrupt:
         parser.exit(130, "tb-fitviz export: interrupted; nothing written\n")
+    if result.path.suffix.lower() == ".png":
+        print(f"wrote {result.path} (step {result.steps[-1]}, {result.size[0]}x{result.size[1]}, "
+              f"{_size_text(result.path.stat().st_size)}) in {result.seconds:.1f} s")
+        return 0
     print(
         f"wrote {result.path} ({result.frames} frames, steps {result.steps[0]} to "
         f"{result.steps[-1]}, {result.size[0]}x{result.size[1]}, {result.fps:g} fps, "

@@ -479,6 +479,7 @@ class CurveView(_View):
         self.bands = []
         if kind.is_classification:
             axes = self.add_axes(spec)
+            self.main_axes = axes
             labels = owner.targets("scatter")[0].astype(np.int64)
             count = kind.class_count
             index = np.arange(len(labels))

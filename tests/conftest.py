@@ -66,3 +66,14 @@ def chromium_path():
     if path is None:
         pytest.fail("no chromium found", pytrace=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def kind_fits(tmp_path_factory):
+    """Real Keras fits of every kind of run in one log directory (tests/kind_fits.py),
+    made once per session: (logdir, {run: (model, callback)})."""
+    pytest.importorskip("keras")
+    from kind_fits import make_fits
+
+    root = tmp_path_factory.mktemp("kind-fits")
+    return root, make_fits(str(root))
