@@ -13,8 +13,19 @@ Runs (all under one log directory, default demo_logs/):
                          Adagrad 0.01, batch 128 (50 epochs; the notebook ran 75), with
                          the held-out 25% shown as validation points
 
+    moons/adam-lr0.03    two features, two classes: two interleaved half-moons (2,000
+                         points), 2 x Dense(16, tanh) -> Dense(1, sigmoid), Adam 0.03, 20
+                         epochs; drawn as a surface of P(class 1) over both features
+    moons/adam-lr0.003   the same with a 10 times smaller learning rate (the boundary
+                         stays nearly straight for a long time)
+    multi/three-features-two-outputs
+                         a regression with three features and two outputs ("wave" and
+                         "product"), 2 x Dense(32, relu) -> Dense(2), Adam 0.01, 20
+                         epochs; drawn as predicted against true values, per output
+
 The data are made here (no downloads) with fixed seeds. The three linear runs
-differ in the learning rate only: select them together in the FitViz tab.
+differ in the learning rate only: select them together in the FitViz tab; so do
+the two moons runs.
 
 Usage:
     python demo/run_demo.py [--logdir demo_logs] [--quick] [--no-serve | --no-train] [--port 6006]
@@ -64,6 +75,33 @@ def piecewise_sine_data(rng, count):
                                                             y[test].astype(as32))
 
 
+def half_moons(rng, count, noise=0.15):
+    """Two interleaved half-moons (class 0 above, class 1 below), shuffled."""
+    import numpy as np
+
+    half = count // 2
+    angle = rng.uniform(0.0, math.pi, count)
+    upper = np.arange(count) < half
+    x = np.where(upper, np.cos(angle), 1.0 - np.cos(angle))
+    y = np.where(upper, np.sin(angle), 0.5 - np.sin(angle))
+    points = np.column_stack([x, y]) + rng.normal(0.0, noise, (count, 2))
+    labels = (~upper).astype(np.int64)
+    order = rng.permutation(count)
+    return points[order].astype(np.float32), labels[order]
+
+
+def two_output_data(rng, count):
+    """Three features in [-2, 2]; outputs "wave" = sin(2 x1) + 0.5 x2 and "product" = x2 x3,
+    each with noise 0.1."""
+    import numpy as np
+
+    x = rng.uniform(-2.0, 2.0, (count, 3))
+    wave = np.sin(2 * x[:, 0]) + 0.5 * x[:, 1]
+    product = x[:, 1] * x[:, 2]
+    y = np.column_stack([wave, product]) + rng.normal(0.0, 0.1, (count, 2))
+    return x.astype(np.float32), y.astype(np.float32)
+
+
 # -- models ------------------------------------------------------------------
 
 
@@ -80,6 +118,28 @@ def sine_model(keras):
         + [keras.layers.Dense(1)]
     )
     model.compile(optimizer=keras.optimizers.Adagrad(0.01), loss="mse")
+    return model
+
+
+def moons_model(keras, learning_rate):
+    model = keras.Sequential([
+        keras.Input((2,)),
+        keras.layers.Dense(16, activation="tanh"),
+        keras.layers.Dense(16, activation="tanh"),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
+    return model
+
+
+def two_output_model(keras):
+    model = keras.Sequential([
+        keras.Input((3,)),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(2),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     return model
 
 
@@ -108,7 +168,7 @@ def progress_callback(keras, label, epochs, stream=sys.stdout):
         def draw(self, final):
             width = 24
             filled = width * self.done // epochs
-            line = (f"  {label:<22} [{'#' * filled}{'-' * (width - filled)}] "
+            line = (f"  {label:<32} [{'#' * filled}{'-' * (width - filled)}] "
                     f"epoch {self.done:>3}/{epochs}  loss {self.loss:9.4f}  "
                     f"{time.perf_counter() - self.began:5.1f} s")
             if self.terminal:
@@ -171,6 +231,44 @@ def train_all(logdir, quick=False):
                            x_label="x", y_label="y", every=schedules.LogSpaced(budget=frames),
                            title="Piecewise sine: 3 x Dense(200, relu), Adagrad 0.01"),
             progress_callback(keras, run, sine_epochs),
+        ],
+    )
+    timings[run] = time.perf_counter() - began
+
+    moons_epochs = 3 if quick else 20
+    x, labels = half_moons(np.random.default_rng(3), 400 if quick else 2000)
+    for learning_rate in (0.03, 0.003):
+        keras.utils.set_random_seed(3)
+        run = f"moons/adam-lr{learning_rate:g}"
+        model = moons_model(keras, learning_rate)
+        began = time.perf_counter()
+        model.fit(
+            x, labels, epochs=moons_epochs, batch_size=32, verbose=0,
+            callbacks=[
+                FitVizCallback(os.path.join(logdir, run), x, labels,
+                               class_names=["upper moon", "lower moon"],
+                               every=schedules.LogSpaced(budget=frames),
+                               title=f"Two half-moons: 2 x Dense(16, tanh), "
+                                     f"Adam {learning_rate:g}"),
+                progress_callback(keras, run, moons_epochs),
+            ],
+        )
+        timings[run] = time.perf_counter() - began
+
+    multi_epochs = 3 if quick else 20
+    keras.utils.set_random_seed(4)
+    x, y = two_output_data(np.random.default_rng(4), 600 if quick else 3000)
+    run = "multi/three-features-two-outputs"
+    model = two_output_model(keras)
+    began = time.perf_counter()
+    model.fit(
+        x, y, epochs=multi_epochs, batch_size=64, verbose=0,
+        callbacks=[
+            FitVizCallback(os.path.join(logdir, run), x, y, feature_names=["x1", "x2", "x3"],
+                           output_names=["wave", "product"],
+                           every=schedules.LogSpaced(budget=frames),
+                           title="Three features, two outputs: 2 x Dense(32, relu), Adam 0.01"),
+            progress_callback(keras, run, multi_epochs),
         ],
     )
     timings[run] = time.perf_counter() - began

@@ -216,7 +216,7 @@ class RunFigure:
                              facecolor=theme.color("background"))
         self.canvas = FigureCanvasAgg(self.figure)
         outer = self.figure.add_gridspec(1, 2, width_ratios=[2.05, 1], left=0.08, right=0.98,
-                                         bottom=0.1, top=0.86, wspace=0.2)
+                                         bottom=0.1, top=0.86, wspace=0.27)
         side = outer[0, 1].subgridspec(2, 1, hspace=0.55)
         self.sample_loss_axes = self.figure.add_subplot(side[0])
         self.batch_loss_axes = self.figure.add_subplot(side[1])
@@ -410,7 +410,9 @@ def choose_view(kind, view=None):
     ValueError naming `view` and the run's views otherwise."""
     views = tuple(kind.views)
     if view is None or view == "main":
-        drawable = [v for v in views if v in VIEW_CLASSES and v != "loss_map"]
+        # (a two-feature run recorded with grid=None lists "surface" but has no grid)
+        drawable = [v for v in views if v in VIEW_CLASSES and v != "loss_map"
+                    and not (v in GRID_VIEWS and kind.grid is None)]
         if not drawable:
             raise ValueError(f"view: the run has no view a figure draws (its views: "
                              f"{', '.join(views)})")
@@ -431,6 +433,21 @@ def style_axes(axes, theme):
     axes.tick_params(colors=theme.color("axis"), labelcolor=theme.color("text"))
     axes.xaxis.label.set_color(theme.color("text"))
     axes.yaxis.label.set_color(theme.color("text"))
+
+
+def _wrap(name, width=8):
+    """A long class name on two lines (at the space nearest its middle), for tick labels."""
+    if len(name) <= width or " " not in name:
+        return name
+    middle = len(name) / 2
+    cut = min((i for i, c in enumerate(name) if c == " "), key=lambda i: abs(i - middle))
+    return name[:cut] + "\n" + name[cut + 1:]
+
+
+def _bar_title(axes, label, theme):
+    """A colour bar's label above it, left-aligned (beside it, it would run into the loss
+    charts at small sizes)."""
+    axes.set_title(label, fontsize="small", color=theme.color("text"), loc="left", pad=6)
 
 
 def _legend(axes, handles, theme, **options):
@@ -645,7 +662,7 @@ class SurfaceView(_View):
                        for c, name in enumerate(kind.class_names)]
             legend = _legend(bar_axes, handles, theme, loc="upper left",
                              bbox_to_anchor=(0.0, 1.0), borderaxespad=0.0,
-                             title="most probable", alignment="left")
+                             title="most\nprobable", alignment="left")
             legend.get_title().set_color(theme.color("muted"))
             legend.get_title().set_fontsize("small")
             self.class_rgb = [parse_color(class_color(theme, c))[:3]
@@ -660,7 +677,7 @@ class SurfaceView(_View):
             label = kind.output_names[0]
         mappable = ScalarMappable(Normalize(lo, hi), ListedColormap(lut / 255.0))
         bar = owner.figure.colorbar(mappable, cax=bar_axes)
-        bar.set_label(label, color=theme.color("text"))
+        _bar_title(bar_axes, label, theme)
         bar.outline.set_edgecolor(theme.color("axis"))
         bar_axes.tick_params(colors=theme.color("axis"), labelcolor=theme.color("text"),
                              labelsize="small")
@@ -790,7 +807,10 @@ class TrueClassView(_View):
     def build(self, spec, loss_map):
         owner, kind, theme = self.owner, self.kind, self.theme
         count = kind.class_count
-        columns = spec.subgridspec(1, 2, width_ratios=[1, 1], wspace=0.35)
+        # Room between the two for the matrix's row labels (class names).
+        longest = max(len(name) for name in kind.class_names)
+        columns = spec.subgridspec(1, 2, width_ratios=[1, 1],
+                                   wspace=min(0.35 + 0.04 * max(longest - 3, 0), 0.8))
         strip = self.add_axes(columns[0])
         self.strip_axes = strip
         self.main_axes = strip
@@ -799,10 +819,12 @@ class TrueClassView(_View):
         self.x = self.labels + 0.7 * jitter(np.arange(n))
         strip.set_xlim(-0.5, count - 0.5)
         strip.set_ylim(0, 1)
+        names = [_wrap(name) for name in kind.class_names]
         strip.set_xticks(range(count))
-        strip.set_xticklabels(kind.class_names)
+        strip.set_xticklabels(names)
         strip.set_yticks([0, 0.25, 0.5, 0.75, 1])
-        strip.set_xlabel("true class")
+        if not any("\n" in name for name in names):  # (two-line names: no room below)
+            strip.set_xlabel("true class")
         strip.set_ylabel("P(true class)")
         if kind.binary:
             strip.axhline(0.5, color=theme.color("diagonal"), linestyle=(0, (4, 3)),
@@ -830,9 +852,9 @@ class TrueClassView(_View):
         matrix.set_xlim(-0.5, count - 0.5)
         matrix.set_ylim(count - 0.5, -0.5)
         matrix.set_xticks(range(count))
-        matrix.set_xticklabels(kind.class_names)
+        matrix.set_xticklabels(names)
         matrix.set_yticks(range(count))
-        matrix.set_yticklabels(kind.class_names)
+        matrix.set_yticklabels(names)
         matrix.xaxis.set_label_position("top")
         matrix.xaxis.tick_top()
         matrix.set_xlabel("predicted")
@@ -909,7 +931,7 @@ class LossMapView(_View):
         style_axes(bar_axes, theme)
         mappable = ScalarMappable(Normalize(lo, hi), ListedColormap(theme.heat / 255.0))
         bar = owner.figure.colorbar(mappable, cax=bar_axes)
-        bar.set_label("max loss (log10)", color=theme.color("text"))
+        _bar_title(bar_axes, "max loss\n(log10)", theme)
         bar.outline.set_edgecolor(theme.color("axis"))
         bar_axes.tick_params(colors=theme.color("axis"), labelcolor=theme.color("text"),
                              labelsize="small")

@@ -20,12 +20,16 @@ from tb_fitviz.plugin.reading import reader_for_logdir
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo" / "run_demo.py"
 # --quick: 400 linear points in batches of 50, 1,500 sine training points in
-# batches of 128 (12 batches, the last short), 3 epochs each.
+# batches of 128 (12 batches, the last short), 400 half-moon points in batches of 32
+# (13 batches), 600 two-output points in batches of 64 (10 batches), 3 epochs each.
 LAST_STEPS = {
     "linear/sgd-lr0.002": 24,
     "linear/sgd-lr0.01": 24,
     "linear/sgd-lr0.025": 24,
     "sine/adagrad-lr0.01": 36,
+    "moons/adam-lr0.03": 39,
+    "moons/adam-lr0.003": 39,
+    "multi/three-features-two-outputs": 30,
 }
 
 
@@ -46,7 +50,7 @@ def demo_logdir(tmp_path_factory):
 
 def test_demo_trains_every_run_with_frames(demo_logdir):
     logdir, output = demo_logdir
-    assert "trained 4 runs in" in output
+    assert f"trained {len(LAST_STEPS)} runs in" in output
     for run in LAST_STEPS:
         assert f"{run}" in output and "epoch   3/3" in output  # the progress bars
     reader = reader_for_logdir(str(logdir))
@@ -64,6 +68,32 @@ def test_demo_trains_every_run_with_frames(demo_logdir):
         assert frames.info[-1, 1] < frames.info[0, 1], run
     static = reader.static("sine/adagrad-lr0.01")
     assert static["validation"] is not None and static["validation"].shape[1] > 100
+
+
+def test_demo_has_a_surface_classifier_and_a_two_output_regression(demo_logdir):
+    logdir, _ = demo_logdir
+    reader = reader_for_logdir(str(logdir))
+    runs = {entry["run"]: entry for entry in reader.runs()}
+    for name in ("moons/adam-lr0.03", "moons/adam-lr0.003"):
+        entry = runs[name]
+        assert entry["task"] == "classification" and entry["input_width"] == 2
+        assert entry["views"][0] == "surface" and entry["grid_size"] == 100
+        settings = entry["settings"]
+        assert settings["class_names"] == ["upper moon", "lower moon"]
+        # The grid frames are recorded with the sample frames, probabilities in [0, 1].
+        grids = reader.frames(name, series="grid")
+        assert list(grids.steps) == entry["steps"]
+        assert grids.values.shape[1:] == (1, 100 * 100)
+        assert ((grids.values >= 0) & (grids.values <= 1)).all()
+    # The two moons runs fit the same points: one sample, two learning rates.
+    statics = [reader.static(name)["sample"] for name in ("moons/adam-lr0.03",
+                                                          "moons/adam-lr0.003")]
+    assert np.array_equal(*statics)
+    entry = runs["multi/three-features-two-outputs"]
+    assert entry["task"] == "regression" and entry["input_width"] == 3
+    assert entry["views"][0] == "pred_true"
+    assert entry["settings"]["output_names"] == ["wave", "product"]
+    assert entry["settings"]["feature_names"] == ["x1", "x2", "x3"]
 
 
 def test_linear_runs_differ_only_in_the_learning_rate(demo_logdir):
