@@ -732,26 +732,35 @@ class SurfaceView(_View):
         self.points.set_visible(False)
         overlay = np.asarray(canvas.buffer_rgba())[r0:r1, c0:c1].astype(np.float32)
         canvas.restore_region(background)
-        alpha = overlay[:, :, 3:4] / 255.0
-        self._overlay = (overlay[:, :, :3] * alpha, 1.0 - alpha)
+        overlay = overlay.reshape(-1, 4)
+        # Only the pixels the points cover: (their flat indices, colour x alpha, 1 - alpha).
+        covered = np.flatnonzero(overlay[:, 3] > 0)
+        alpha = overlay[covered, 3:4] / 255.0
+        self._overlay = (covered, overlay[covered, :3] * alpha, 1.0 - alpha)
 
     def paint(self, canvas):
         """The image of the frame (and the points over it) straight into the canvas."""
         if self.rgba is None or self._layout is None:
             return
         r0, r1, c0, c1, (xi, xj, xw), (yi, yj, yw) = self._layout
-        image = self.rgba.astype(np.float32)
-        # Bilinear: along feature 2 (rows), then feature 1 (columns); rows flipped (the top
-        # of the axes is feature 2's highest value).
-        rows = image[yi] * (1 - yw)[:, None, None] + image[yj] * yw[:, None, None]
-        pixels = rows[:, xi] * (1 - xw)[None, :, None] + rows[:, xj] * xw[None, :, None]
-        premultiplied, rest = self._overlay
-        alpha = pixels[:, :, 3:4] / 255.0
-        buffer = np.asarray(canvas.buffer_rgba())
-        under = buffer[r0:r1, c0:c1, :3].astype(np.float32)
-        # A non-finite grid value is transparent: the background shows.
-        colour = pixels[:, :, :3] * alpha + under * (1 - alpha)
-        buffer[r0:r1, c0:c1, :3] = (premultiplied + colour * rest + 0.5).astype(np.uint8)
+        opaque = bool(self.rgba[:, :, 3].min() == 255)  # every grid value finite
+        image = (self.rgba[:, :, :3] if opaque else self.rgba).astype(np.float32)
+        # Bilinear: along feature 2 (rows; the top of the axes is its highest value), then
+        # along feature 1 (columns).
+        rows = image[yi]
+        rows += (image[yj] - rows) * yw[:, None, None]
+        pixels = rows[:, xi]
+        pixels += (rows[:, xj] - pixels) * xw[None, :, None]
+        target = np.asarray(canvas.buffer_rgba())[r0:r1, c0:c1, :3]
+        if not opaque:
+            # A non-finite grid value is transparent: the background shows.
+            alpha = pixels[:, :, 3:] / 255.0
+            pixels = pixels[:, :, :3] * alpha + target.astype(np.float32) * (1 - alpha)
+        covered, premultiplied, rest = self._overlay
+        flat = pixels.reshape(-1, 3)
+        flat[covered] = premultiplied + flat[covered] * rest
+        pixels += 0.5
+        np.copyto(target, pixels, casting="unsafe")
 
 
 def _lerp_weights(position, last):

@@ -263,3 +263,24 @@ def test_images_tab_shows_the_surface_of_a_real_fit(kind_fits):
     for colour in (LIGHT["diverging"][0], LIGHT["diverging"][2]):
         close = np.abs(picture.astype(np.float64) - rgb_of(colour)).sum(axis=-1) <= 40
         assert close.sum() > 5000, colour
+
+
+def test_a_diverging_surface_shows_the_background_where_the_model_gave_nan(reader):
+    figure, kind, static, values, grid = drawn(reader, "moons")
+    broken = grid.copy()
+    size = kind.grid.size
+    broken[0].reshape(size, size)[:, : size // 2] = np.nan  # feature 1's lower half
+    figure.draw(31, values, broken, epoch=1)
+    image = figure.rgb()
+    xs, ys = kind.grid.axes()
+    chosen = clear_grid_points(figure, kind, static)
+    left = [(i, j) for i, j in chosen if j < size // 2 - 1]
+    right = [(i, j) for i, j in chosen if j > size // 2 + 1]
+    assert left and right
+    for i, j in left:
+        row, column = figure.pixel(figure.view.main_axes, xs[j], ys[i])
+        assert tuple(image[row, column]) == tuple(rgb_of(LIGHT["panel"]).astype(int))
+    for i, j in right[:10]:
+        row, column = figure.pixel(figure.view.main_axes, xs[j], ys[i])
+        expected = scale_colour(LIGHT["diverging"], broken[0, i * size + j])
+        assert np.abs(image[row, column] - expected).max() <= 6
