@@ -15,6 +15,8 @@ Variants, each on a fresh model with the same initial weights:
   plain  fit with no callback
   (a)    FitVizCallback(every=1, images=False): a frame after every batch
   (a+i)  the same with the default images="epoch" (a figure per epoch)
+  (a+t)  (a+i) with the figures drawn in a thread of the training process, as
+         before tb_fitviz.figure_process (the GIL cost, for reference)
   (b)    the floor under (a): a compiled forward pass on the same points (sample,
          and grid for moons) after every batch, nothing else
   (c)    FitVizCallback with default settings
@@ -182,6 +184,7 @@ def run(name, x, y, weights, epochs, callback):
 LABELS = {
     "a": "(a) every batch, no images",
     "a+i": "    (a) with images='epoch'",
+    "a+t": "    (a+i), figures in a thread",
     "b": "(b) compiled forward pass only",
     "c": "(c) default settings",
     "d": "(d) original: predict + redraw (1 epoch)",
@@ -192,6 +195,12 @@ DESCRIPTIONS = {
     "moons": "two half-moons, 10,000 training points, 3 x Dense(64) -> Dense(1, sigmoid), "
              "Adam 0.01, batch 128 (79 batches an epoch); sample 1,000 + 100 x 100 grid",
 }
+
+
+def in_thread(callback):
+    """The callback with its figures drawn in a thread of this process (no child)."""
+    callback.writer._images._use_process = False  # a benchmark's look behind the API
+    return callback
 
 
 def bench_workload(name, epochs, repeats, skip_original, logs):
@@ -218,6 +227,7 @@ def bench_workload(name, epochs, repeats, skip_original, logs):
         "plain": lambda: None,
         "a": lambda: fitviz(every=1, images=False),
         "a+i": lambda: fitviz(every=1),
+        "a+t": lambda: in_thread(fitviz(every=1)),
         "b": lambda: forward_only_callback(points.astype("float32")),
         "c": lambda: fitviz(),
     }
@@ -266,6 +276,8 @@ def report(name, epochs, repeats, times, cpu_times, frames, point_count):
           f"{cpu_ratios['a'] / cpu_ratios['b']:.3f} CPU  (target <= 1.10)")
     print(f"{name}: (a+i) / (a) = {ratios['a+i'] / ratios['a']:.3f} wall, "
           f"{cpu_ratios['a+i'] / cpu_ratios['a']:.3f} CPU  (what a figure an epoch costs)")
+    print(f"{name}: (a+t) / (a) = {ratios['a+t'] / ratios['a']:.3f} wall, "
+          f"{cpu_ratios['a+t'] / cpu_ratios['a']:.3f} CPU  (the same figures in a thread)")
     print(f"{name}: (c) = {ratios['c']:.3f}x plain wall, {cpu_ratios['c']:.3f}x CPU  "
           f"(target <= 1.10); frames recorded by (c): {frames}")
 
