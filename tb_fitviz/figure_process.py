@@ -46,7 +46,11 @@ class FigureProcess:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "tb_fitviz.figure_process"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, env=env, close_fds=True)
-        self._ask(("make", make_figure))
+        try:
+            self._ask(("make", make_figure))
+        except RuntimeError:
+            self.close()
+            raise
 
     def warm_up(self):
         """Renders the figure once (imports and first render, off the training process)."""

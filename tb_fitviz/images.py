@@ -35,6 +35,7 @@ class ImageOutput:
         self._make_figure = make_figure
         self._use_process = bool(background and process)
         self._process = None
+        self._figure_error = None
         self._write = write
         self._background = background
         self._drop_stale = drop_stale
@@ -107,12 +108,17 @@ class ImageOutput:
 
     def _child(self):
         """The figure process, started on first use; None when figures are drawn here."""
+        if self._figure_error is not None:
+            raise self._figure_error  # the figure cannot be made: not tried again
         if self._use_process and self._process is None:
             from tb_fitviz.figure_process import FigureProcess
 
             try:
                 self._process = FigureProcess(self._make_figure)
-            except (OSError, RuntimeError) as error:
+            except RuntimeError as error:  # the child runs, the figure could not be made
+                self._figure_error = error
+                raise
+            except OSError as error:
                 self._use_process = False
                 warnings.warn(f"FitViz draws figures in a thread: no figure process ({error})",
                               stacklevel=1)

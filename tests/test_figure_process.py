@@ -117,3 +117,25 @@ def test_figures_are_drawn_in_a_thread_when_no_child_can_start(tmp_path, monkeyp
     assert steps(tags, fmt.TAG_FIGURE) == [1, 2]
     width, height, png = tags[fmt.TAG_FIGURE][-1][1][:3]
     assert Image.open(io.BytesIO(png)).size == (int(width), int(height)) == (960, 540)
+
+
+def test_a_figure_that_cannot_be_made_is_reported_once_and_not_retried():
+    import functools
+    import warnings
+
+    from tb_fitviz.images import ImageOutput
+
+    written = []
+    output = ImageOutput(functools.partial(int, "not a figure"), lambda *a: written.append(a))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for step in (1, 2, 3):
+            output.note_frame(step, 0, np.zeros((2, 5), np.float32), None, 0.5)
+            output.draw_last()
+            output.wait()
+        assert figure_processes(os.getpid()) == [], "a failed figure left its process running"
+        output.stop()
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and "could not draw a figure" in messages[0]
+    assert "invalid literal" in messages[0]
+    assert written == []
