@@ -344,6 +344,26 @@ def test_writer_takes_every_shape(tmp_path):
     np.testing.assert_allclose(values[0], 0.75)
 
 
+class count_reads(list):  # noqa: N801 - used like a function
+    """(tag, points) of every tensor read through `reader`'s data provider from now on."""
+
+    def __init__(self, reader):
+        super().__init__()
+        self._provider = reader._provider
+        self._original = original = self._provider.read_tensors
+
+        def counting(ctx, **kwargs):
+            result = original(ctx, **kwargs)
+            for tags in result.values():
+                self.extend((tag, len(points)) for tag, points in tags.items())
+            return result
+
+        self._provider.read_tensors = counting
+
+    def stop(self):
+        self._provider.read_tensors = self._original
+
+
 def test_frame_index_is_read_in_chunks(tmp_path):
     """A 300-frame run lists with three frame_index chunks, not 300 frame_info tensors."""
     x = np.linspace(0, 1, 50)
@@ -351,18 +371,7 @@ def test_frame_index_is_read_in_chunks(tmp_path):
         for step in range(300):
             writer.record(step, writer.x_sample * step / 300)
     reader = reading.reader_for_logdir(str(tmp_path))
-    provider = reader._provider
-    read_points = []
-    original = provider.read_tensors
-
-    def counting(ctx, **kwargs):
-        result = original(ctx, **kwargs)
-        for tags in result.values():
-            for tag, points in tags.items():
-                read_points.append((tag, len(points)))
-        return result
-
-    provider.read_tensors = counting
+    read_points = count_reads(reader)
     runs = reader.runs()
     assert runs[0]["frame_count"] == 300 and runs[0]["steps"] == list(range(300))
     info_points = sum(n for tag, n in read_points if tag.startswith(fmt.TAG_FRAME_INFO))
@@ -400,23 +409,12 @@ def test_loss_map_reads_one_chunk_per_block_and_the_open_block_from_its_frames(t
         writer.record(step, prediction)
     writer.flush()
     reader = reading.reader_for_logdir(str(tmp_path))
-    provider = reader._provider
-    read_points = []
-    original = provider.read_tensors
-
-    def counting(ctx, **kwargs):
-        result = original(ctx, **kwargs)
-        for tags in result.values():
-            for tag, points in tags.items():
-                read_points.append((tag, len(points)))
-        return result
-
-    provider.read_tensors = counting
+    read_points = count_reads(reader)
     cells = reader.loss_map("open", 300, 20, "max")
     frame_points = sum(n for tag, n in read_points if fmt.is_frame_tag(tag))
     chunk_points = sum(n for tag, n in read_points if tag == fmt.TAG_LOSS_CHUNK)
     assert chunk_points == 2 and frame_points == 300 - 256
-    provider.read_tensors = original
+    read_points.stop()
     loss = reader.all_frames("open").values[:, 1, :].astype(np.float64)
     expected = loss.copy()
     expected[:256] = np.minimum(loss[:256], fmt.LOSS_CHUNK_MAX).astype(np.float16)
@@ -427,9 +425,7 @@ def test_loss_map_reads_one_chunk_per_block_and_the_open_block_from_its_frames(t
     writer.close()
     # After close the third block has its chunk too: the map reads no frame at all.
     reader = reading.reader_for_logdir(str(tmp_path))
-    read_points.clear()
-    original = reader._provider.read_tensors
-    reader._provider.read_tensors = counting
+    read_points = count_reads(reader)
     again = reader.loss_map("open", 300, 20, "max")
     assert sum(n for tag, n in read_points if fmt.is_frame_tag(tag)) == 0
     third = slice(256, 300)
