@@ -75,10 +75,14 @@ def write_surface_run(log_dir, frames, points, grid, seed):
 
 
 def loss_map_serving(url, run, width, height, repeats=5):
-    """Seconds of GET lossmap: the first (cold: reads the whole run) and the following (warm)."""
+    """Seconds of GET lossmap: the first (cold: reads the whole run's losses) and the
+    following (warm). As in the tab, the run listing (GET runs) comes first, untimed:
+    the tab cannot ask for a map before it knows the run."""
     import urllib.parse
     import urllib.request
 
+    with urllib.request.urlopen(f"{url}/data/plugin/fitviz/runs", timeout=120) as r:
+        r.read()
     query = urllib.parse.urlencode({"run": run, "width": width, "height": height})
     times = []
     for _ in range(repeats):

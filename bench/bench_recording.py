@@ -1,29 +1,41 @@
 """How much does recording cost? Ratios to a plain `fit`, measured in one run.
 
-The original notebook's workload: a piecewise sine on 10,000 points (7,500 for
-training), 3 x Dense(200, relu) -> Dense(1), MSE, Adagrad (lr 0.01), batch
-size 128 (59 batches an epoch). Variants, each on a fresh model with the same
-initial weights:
+Two workloads, each against a plain fit and against its own floor:
+
+  sine   the original notebook's: a piecewise sine on 10,000 points (7,500 for
+         training), 3 x Dense(200, relu) -> Dense(1), MSE, Adagrad (lr 0.01),
+         batch size 128 (59 batches an epoch); a 1,000-point sample.
+  moons  a two-feature classifier: two interleaved half-moons, 10,000 points,
+         3 x Dense(64, relu) -> Dense(1, sigmoid), binary cross-entropy, Adam
+         (lr 0.01), batch size 128 (79 batches an epoch); a 1,000-point sample
+         plus the 100 x 100 surface grid (11,000 points a frame).
+
+Variants, each on a fresh model with the same initial weights:
 
   plain  fit with no callback
-  (a)    FitVizCallback(every=1, sample=1000, images=False): a frame after every batch
-  (a+i)  the same with the default images="epoch" (a figure per epoch), for reference
-  (b)    the floor under (a): a compiled forward pass on the same 1,000 points
-         after every batch, nothing else
+  (a)    FitVizCallback(every=1, images=False): a frame after every batch
+  (a+i)  the same with the default images="epoch" (a figure per epoch)
+  (a+t)  (a+i) with the figures drawn in a thread of the training process, as
+         before tb_fitviz.figure_process (the GIL cost, for reference)
+  (b)    the floor under (a): a compiled forward pass on the same points (sample,
+         and grid for moons) after every batch, nothing else
   (c)    FitVizCallback with default settings
-  (d)    the original approach: model.predict on the 1,000 sample points and a
-         Matplotlib redraw (new artists, Agg canvas) after every batch; run on
-         one epoch only and scaled per batch (it is ~50x slower)
+  (d)    sine only: the original approach, model.predict on the 1,000 sample
+         points and a Matplotlib redraw (new artists, Agg canvas) after every
+         batch; run on one epoch only and scaled per batch (it is ~50x slower)
 
 Repeats are interleaved (plain, a, a+i, b, c, d, plain, ...) so that noise on
 a shared machine hits all variants alike; the medians are reported. Each time
 runs from the end of the first batch to the end of `fit` (on_train_end of
 every callback included), so one-time costs (tracing the train step and the
 forward pass, writing the static data) are left out and the ratios are per
-batch of steady training.
+batch of steady training. Wall time is what the user waits for; process CPU
+time (all threads, child processes not included) is less sensitive to other
+processes on the machine.
 
-    python bench/bench_recording.py            # 10 epochs (590 batches), 3 repeats
-    python bench/bench_recording.py --quick    # 3 epochs, 2 repeats
+    python bench/bench_recording.py                      # both, 10 epochs, 3 repeats
+    python bench/bench_recording.py --quick              # 3 epochs, 2 repeats
+    python bench/bench_recording.py --workload moons     # one workload
 """
 
 import argparse
@@ -38,7 +50,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 
-def workload(seed=0):
+def sine_workload(seed=0):
     rng = np.random.default_rng(seed)
     x = np.linspace(0, 12, 10_000)
     f = np.where((x >= np.pi) & (x < 3 * np.pi), np.sin(x), 0.0)
@@ -47,17 +59,33 @@ def workload(seed=0):
     return x[index].astype("float32").reshape(-1, 1), y[index].astype("float32").reshape(-1, 1)
 
 
-def make_model(weights=None):
+def moons_workload(seed=0, n=10_000, noise=0.1):
+    """Two interleaved half-moons, labels 0 and 1 (as the demo makes them)."""
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    angle = rng.uniform(0, np.pi, n)
+    first = np.arange(n) < half
+    a = np.where(first, np.cos(angle), 1 - np.cos(angle))
+    b = np.where(first, np.sin(angle), 0.5 - np.sin(angle))
+    x = np.column_stack([a, b]) + rng.normal(0, noise, (n, 2))
+    y = (~first).astype("float32")
+    order = rng.permutation(n)
+    return x[order].astype("float32"), y[order]
+
+
+def make_model(name, weights=None):
     import keras
 
-    model = keras.Sequential([
-        keras.Input((1,)),
-        keras.layers.Dense(200, activation="relu"),
-        keras.layers.Dense(200, activation="relu"),
-        keras.layers.Dense(200, activation="relu"),
-        keras.layers.Dense(1),
-    ])
-    model.compile(optimizer=keras.optimizers.Adagrad(0.01), loss="mse")
+    if name == "sine":
+        model = keras.Sequential([keras.Input((1,))] + [
+            keras.layers.Dense(200, activation="relu") for _ in range(3)] + [
+            keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adagrad(0.01), loss="mse")
+    else:
+        model = keras.Sequential([keras.Input((2,))] + [
+            keras.layers.Dense(64, activation="relu") for _ in range(3)] + [
+            keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
     if weights is not None:
         model.set_weights(weights)
     return model
@@ -87,13 +115,14 @@ def timer_callback():
     return Timer()
 
 
-def forward_only_callback(x_sample):
+def forward_only_callback(points):
+    """A compiled forward pass on `points` (float32 [n, d]) after every batch."""
     import keras
     import tensorflow as tf
 
     class ForwardOnly(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            x = tf.constant(x_sample.reshape(-1, 1), tf.float32)
+            x = tf.constant(points, tf.float32)
             model = self.model
             self.forward = tf.function(lambda: model(x, training=False)).get_concrete_function()
 
@@ -141,15 +170,116 @@ def original_callback(x_sample, x, y):
     return Original()
 
 
-def run(name, x, y, weights, epochs, callback, steps=None):
-    model = make_model(weights)
+def run(name, x, y, weights, epochs, callback):
+    model = make_model(name, weights)
     timer = timer_callback()
     callbacks = ([callback] if callback is not None else []) + [timer]
     model.fit(x, y, epochs=epochs, batch_size=128, verbose=0, callbacks=callbacks,
-              steps_per_epoch=steps, shuffle=True)
+              shuffle=True)
     # Per steady batch: the first batch (tracing) is outside the timed window.
     batches = max(timer.batches - 1, 1)
     return timer.seconds / batches, timer.cpu_seconds / batches
+
+
+LABELS = {
+    "a": "(a) every batch, no images",
+    "a+i": "    (a) with images='epoch'",
+    "a+t": "    (a+i), figures in a thread",
+    "b": "(b) compiled forward pass only",
+    "c": "(c) default settings",
+    "d": "(d) original: predict + redraw (1 epoch)",
+}
+DESCRIPTIONS = {
+    "sine": "piecewise sine, 7,500 training points, 3 x Dense(200) -> Dense(1), Adagrad 0.01, "
+            "batch 128 (59 batches an epoch); sample 1,000",
+    "moons": "two half-moons, 10,000 training points, 3 x Dense(64) -> Dense(1, sigmoid), "
+             "Adam 0.01, batch 128 (79 batches an epoch); sample 1,000 + 100 x 100 grid",
+}
+
+
+def in_thread(callback):
+    """The callback with its figures drawn in a thread of this process (no child)."""
+    callback.writer._images._use_process = False  # a benchmark's look behind the API
+    return callback
+
+
+def bench_workload(name, epochs, repeats, skip_original, logs):
+    import keras
+
+    from tb_fitviz import FitVizCallback
+    from tb_fitviz.data import make_grid
+
+    x, y = sine_workload() if name == "sine" else moons_workload()
+    weights = make_model(name).get_weights()
+    keras.utils.set_random_seed(1)
+    counter = iter(range(10_000))
+
+    def fitviz(**options):
+        return FitVizCallback(os.path.join(logs, f"{name}{next(counter)}"), x, y, **options)
+
+    # The floor's points: the writer's own sample (and grid), so (a) and (b) predict alike.
+    probe = fitviz(every=1, images=False)
+    points = probe.writer.x_sample.reshape(len(probe.writer.x_sample), -1)
+    if name == "moons":
+        points = np.concatenate([points, make_grid(x, 100, 0.05).points()])
+    probe.close()
+    variants = {
+        "plain": lambda: None,
+        "a": lambda: fitviz(every=1, images=False),
+        "a+i": lambda: fitviz(every=1),
+        "a+t": lambda: in_thread(fitviz(every=1)),
+        "b": lambda: forward_only_callback(points.astype("float32")),
+        "c": lambda: fitviz(),
+    }
+    if name == "sine" and not skip_original:
+        x_sample = points.astype("float32")
+        variants["d"] = lambda: original_callback(x_sample, x, y)
+    times = {v: [] for v in variants}
+    cpu_times = {v: [] for v in variants}
+    frames = []
+    run(name, x, y, weights, 1, None)  # warm-up
+    for repeat in range(repeats):
+        for variant, make in variants.items():
+            callback = make()
+            n_epochs = 1 if variant == "d" else epochs
+            seconds, cpu_seconds = run(name, x, y, weights, n_epochs, callback)
+            times[variant].append(seconds)
+            cpu_times[variant].append(cpu_seconds)
+            if variant == "c":
+                frames.append(callback.writer.frames_recorded)
+            print(f"  {name} repeat {repeat + 1} {variant:6s} {seconds * 1e3:7.2f} ms/batch",
+                  file=sys.stderr, flush=True)
+    return times, cpu_times, frames, len(points)
+
+
+def report(name, epochs, repeats, times, cpu_times, frames, point_count):
+    batches = epochs * (59 if name == "sine" else 79)
+    print(f"\n{name}: {DESCRIPTIONS[name]}; {epochs} epochs ({batches} batches) per run, "
+          f"{repeats} interleaved repeats, medians of ms per steady batch; the floor predicts "
+          f"on {point_count:,} points")
+    print(f"{'':40s}{'wall time':>22s}   {'process CPU time':>24s}")
+    plain = statistics.median(times["plain"])
+    plain_cpu = statistics.median(cpu_times["plain"])
+    print(f"{'plain fit':40s}{plain * 1e3:7.2f} ms/batch   1.00x   "
+          f"{plain_cpu * 1e3:7.2f} ms/batch   1.00x")
+    ratios, cpu_ratios = {}, {}
+    for variant, label in LABELS.items():
+        if variant not in times:
+            continue
+        median = statistics.median(times[variant])
+        median_cpu = statistics.median(cpu_times[variant])
+        ratios[variant] = median / plain
+        cpu_ratios[variant] = median_cpu / plain_cpu
+        print(f"{label:40s}{median * 1e3:7.2f} ms/batch  {ratios[variant]:5.2f}x   "
+              f"{median_cpu * 1e3:7.2f} ms/batch  {cpu_ratios[variant]:5.2f}x")
+    print(f"{name}: (a) / (b) = {ratios['a'] / ratios['b']:.3f} wall, "
+          f"{cpu_ratios['a'] / cpu_ratios['b']:.3f} CPU  (target <= 1.10)")
+    print(f"{name}: (a+i) / (a) = {ratios['a+i'] / ratios['a']:.3f} wall, "
+          f"{cpu_ratios['a+i'] / cpu_ratios['a']:.3f} CPU  (what a figure an epoch costs)")
+    print(f"{name}: (a+t) / (a) = {ratios['a+t'] / ratios['a']:.3f} wall, "
+          f"{cpu_ratios['a+t'] / cpu_ratios['a']:.3f} CPU  (the same figures in a thread)")
+    print(f"{name}: (c) = {ratios['c']:.3f}x plain wall, {cpu_ratios['c']:.3f}x CPU  "
+          f"(target <= 1.10); frames recorded by (c): {frames}")
 
 
 def main(argv=None):
@@ -157,82 +287,18 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="3 epochs, 2 repeats")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--workload", choices=("sine", "moons", "both"), default="both")
     parser.add_argument("--skip-original", action="store_true", help="do not run (d)")
     args = parser.parse_args(argv)
     epochs = args.epochs or (3 if args.quick else 10)
     repeats = args.repeats or (2 if args.quick else 3)
-
-    import keras
-
-    from tb_fitviz import FitVizCallback
-
-    x, y = workload()
-    weights = make_model().get_weights()
-    order = np.argsort(x.ravel())
-    x_sample = x.ravel()[order][np.linspace(0, len(x) - 1, 1000).round().astype(int)]
-    keras.utils.set_random_seed(1)
-
+    names = ("sine", "moons") if args.workload == "both" else (args.workload,)
+    results = {}
     with tempfile.TemporaryDirectory() as logs:
-        counter = iter(range(10_000))
-
-        def fitviz(**options):
-            return FitVizCallback(os.path.join(logs, f"run{next(counter)}"), x, y, **options)
-
-        variants = {
-            "plain": lambda: None,
-            "a": lambda: fitviz(every=1, sample=1000, images=False),
-            "a+i": lambda: fitviz(every=1, sample=1000),
-            "b": lambda: forward_only_callback(x_sample),
-            "c": lambda: fitviz(),
-        }
-        if not args.skip_original:
-            variants["d"] = lambda: original_callback(x_sample.reshape(-1, 1), x, y)
-        times = {name: [] for name in variants}
-        cpu_times = {name: [] for name in variants}
-        extra = {"c_frames": [], "c_images": []}
-        run("warm-up", x, y, weights, 1, None)
-        for repeat in range(repeats):
-            for name, make in variants.items():
-                callback = make()
-                n_epochs = 1 if name == "d" else epochs
-                seconds, cpu_seconds = run(name, x, y, weights, n_epochs, callback)
-                times[name].append(seconds)
-                cpu_times[name].append(cpu_seconds)
-                if name == "c":
-                    extra["c_frames"].append(callback.writer.frames_recorded)
-                    extra["c_images"].append(callback.writer._imaged_step is not None)
-                print(f"  repeat {repeat + 1} {name:6s} {seconds * 1e3:7.2f} ms/batch",
-                      file=sys.stderr, flush=True)
-
-    plain = statistics.median(times["plain"])
-    plain_cpu = statistics.median(cpu_times["plain"])
-    print(f"workload: piecewise sine, 7,500 training points, 3 x Dense(200) -> Dense(1), "
-          f"Adagrad 0.01, batch 128; {epochs} epochs ({epochs * 59} batches) per run, "
-          f"{repeats} interleaved repeats, medians of ms per steady batch")
-    print(f"{'':40s}{'wall time':>22s}   {'process CPU time':>24s}")
-    print(f"{'plain fit':40s}{plain * 1e3:7.2f} ms/batch   1.00x   "
-          f"{plain_cpu * 1e3:7.2f} ms/batch   1.00x")
-    labels = {
-        "a": "(a) every batch, sample=1000, no images",
-        "a+i": "    (a) with images='epoch'",
-        "b": "(b) compiled forward pass only",
-        "c": "(c) default settings",
-        "d": "(d) original: predict + redraw (1 epoch)",
-    }
-    ratios, cpu_ratios = {}, {}
-    for name, label in labels.items():
-        if name not in times:
-            continue
-        median = statistics.median(times[name])
-        median_cpu = statistics.median(cpu_times[name])
-        ratios[name] = median / plain
-        cpu_ratios[name] = median_cpu / plain_cpu
-        print(f"{label:40s}{median * 1e3:7.2f} ms/batch  {ratios[name]:5.2f}x   "
-              f"{median_cpu * 1e3:7.2f} ms/batch  {cpu_ratios[name]:5.2f}x")
-    print(f"(a) / (b) = {ratios['a'] / ratios['b']:.3f} wall, "
-          f"{cpu_ratios['a'] / cpu_ratios['b']:.3f} CPU  (target <= 1.10)")
-    print(f"(c) = {ratios['c']:.3f}x plain wall, {cpu_ratios['c']:.3f}x CPU  (target <= 1.10); "
-          f"frames recorded by (c): {extra['c_frames']}")
+        for name in names:
+            results[name] = bench_workload(name, epochs, repeats, args.skip_original, logs)
+    for name in names:
+        report(name, epochs, repeats, *results[name])
     return 0
 
 

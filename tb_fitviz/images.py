@@ -2,9 +2,11 @@
 
 `ImageOutput` keeps what a figure shows besides the frame (the loss
 histories, the epoch ends), draws the last recorded frame with the run's
-figure (`tb_fitviz.figure.figure_for_run`) on request, in a background thread
-by default, and hands the PNG to a `write` function (the event output).
-Matplotlib is imported only when the first figure is made.
+figure (`tb_fitviz.figure.figure_for_run`) on request, in a child process by
+default (`tb_fitviz.figure_process`: drawing never holds the training's GIL),
+and hands the PNG to a `write` function (the event output). A thread of the
+training process waits for the child; if the child cannot run, figures are drawn
+in that thread instead. Matplotlib is imported only when the first figure is made.
 """
 
 import threading
@@ -20,15 +22,20 @@ class ImageOutput:
 
     Args:
         make_figure: () -> a figure with `draw(step, values, grid, epoch=, sample_loss=,
-            batch_loss=, epoch_ends=)`, `png()` and `size`.
+            batch_loss=, epoch_ends=)`, `png()` and `size`; picklable for `process`.
         write: (step, width, height, png) -> bool: stores one figure.
-        background: Draw in a background thread (the training loop never waits).
+        background: Draw in the background (the training loop never waits).
+        process: In the background, draw in a child process (default) rather than in
+            the background thread itself.
         drop_stale: A figure still waiting when the next is queued is dropped
             (the newest, e.g. the last frame's, is always drawn).
     """
 
-    def __init__(self, make_figure, write, background=True, drop_stale=False):
+    def __init__(self, make_figure, write, background=True, drop_stale=False, process=True):
         self._make_figure = make_figure
+        self._use_process = bool(background and process)
+        self._process = None
+        self._figure_error = None
         self._write = write
         self._background = background
         self._drop_stale = drop_stale
@@ -39,6 +46,7 @@ class ImageOutput:
         self._epoch_ends = []
         self._last_frame = None
         self._imaged_step = None
+        self._drawn_in_child = 0
         self.frames_since_image = 0
         self.images_written = 0
         self.seconds = 0.0  # spent drawing figures, warm-up included
@@ -98,19 +106,47 @@ class ImageOutput:
             self._figure = self._make_figure()
         return self._figure
 
+    def _child(self):
+        """The figure process, started on first use; None when figures are drawn here."""
+        if self._figure_error is not None:
+            raise self._figure_error  # the figure cannot be made: not tried again
+        if self._use_process and self._process is None:
+            from tb_fitviz.figure_process import FigureProcess
+
+            try:
+                self._process = FigureProcess(self._make_figure)
+            except RuntimeError as error:  # the child runs, the figure could not be made
+                self._figure_error = error
+                raise
+            except OSError as error:
+                self._use_process = False
+                warnings.warn(f"FitViz draws figures in a thread: no figure process ({error})",
+                              stacklevel=1)
+        return self._process
+
     def _draw(self, job):
         started = time.perf_counter()
-        first = self._figure is None
-        figure = self.figure()
+        child = self._child()
+        first = (child is None and self._figure is None) or (child is not None
+                                                             and self._drawn_in_child == 0)
         if job is _WARM_UP:
-            figure.png()
+            if child is not None:
+                child.warm_up()
+            else:
+                self.figure().png()
             self.seconds += time.perf_counter() - started
             return
         step, epoch, values, grid, sample_loss, batch_loss, epoch_ends = job
-        figure.draw(step, values, grid, epoch=epoch, sample_loss=sample_loss,
-                    batch_loss=batch_loss, epoch_ends=epoch_ends)
-        png = figure.png()
-        width, height = figure.size
+        options = {"epoch": epoch, "sample_loss": sample_loss, "batch_loss": batch_loss,
+                   "epoch_ends": epoch_ends}
+        if child is not None:
+            png, width, height = child.draw(step, values, grid, **options)
+            self._drawn_in_child += 1
+        else:
+            figure = self.figure()
+            figure.draw(step, values, grid, **options)
+            png = figure.png()
+            width, height = figure.size
         if self._write(step, width, height, png):
             self.images_written += 1
         seconds = time.perf_counter() - started
@@ -128,6 +164,9 @@ class ImageOutput:
             self.wait()
         finally:
             self._worker = None
+            if self._process is not None:
+                self._process.close()
+                self._process = None
 
 
 _WARM_UP = object()

@@ -35,6 +35,9 @@ class EventOutput:
         self.frames = 0  # frames written (across files: blocks continue)
         self._sample_tag = self._info_tag = self._grid_tag = None
         self._block_rows = []  # (step, info) of the frames of the current sample block
+        self._block_losses = []  # the loss channel of those frames
+        channels = settings.get("channels", {}).get("sample", [])
+        self._loss_channel = channels.index("loss") if "loss" in channels else None
         self._pending_steps = []
         self._pending_losses = []
         self.closed = False
@@ -97,6 +100,7 @@ class EventOutput:
             self._sample_tag = fmt.frame_block_tag(step)
             self._info_tag = fmt.block_tag(fmt.TAG_FRAME_INFO_BLOCK_PREFIX, step)
             self._block_rows = []
+            self._block_losses = []
         if grid is not None and self.frames % fmt.GRID_BLOCK_SIZE == 0:
             self._grid_tag = fmt.block_tag(fmt.TAG_GRID_BLOCK_PREFIX, step)
         summaries = [self._tensor(self._sample_tag, values), self._tensor(self._info_tag, info)]
@@ -105,19 +109,28 @@ class EventOutput:
         summaries.extend(self._scalar(tag, value) for tag, value in scalars)
         self._flush_batch_losses()
         self._block_rows.append((step, info))
+        if self._loss_channel is not None:
+            self._block_losses.append(np.array(values[self._loss_channel], dtype=np.float32))
         self.frames += 1
         if self.frames % fmt.FRAME_BLOCK_SIZE == 0:
-            summaries.append(self._index_chunk())
+            summaries.extend(self._index_chunk())
         self._emit(step, summaries)
         self._events.flush()
 
     def _index_chunk(self):
-        """The fitviz/frame_index tensor of the current block: [1 + 4, k] steps and info."""
+        """The fitviz/frame_index tensor of the current block ([1 + 4, k] steps and info),
+        and its fitviz/loss_chunk (float16 [k, N])."""
         chunk = np.empty((1 + len(fmt.FRAME_INFO_FIELDS), len(self._block_rows)))
         for column, (step, info) in enumerate(self._block_rows):
             chunk[0, column] = step
             chunk[1:, column] = info
-        return self._tensor(fmt.TAG_FRAME_INDEX, chunk)
+        values = [self._tensor(fmt.TAG_FRAME_INDEX, chunk)]
+        if self._block_losses and len(self._block_losses) == len(self._block_rows):
+            losses = np.stack(self._block_losses)
+            with np.errstate(invalid="ignore"):
+                np.minimum(losses, fmt.LOSS_CHUNK_MAX, out=losses, where=~np.isnan(losses))
+            values.append(self._tensor(fmt.TAG_LOSS_CHUNK, losses.astype(np.float16)))
+        return values
 
     def batch_loss(self, step, loss):
         self._emit(step, [self._scalar(fmt.SCALAR_BATCH_LOSS, loss)])
@@ -161,7 +174,7 @@ class EventOutput:
         self._flush_batch_losses()
         if self._events is not None:
             if self._block_rows and self.frames % fmt.FRAME_BLOCK_SIZE:
-                self._emit(self._block_rows[-1][0], [self._index_chunk()])
+                self._emit(self._block_rows[-1][0], self._index_chunk())
             self._events.close()
         self.closed = True
 

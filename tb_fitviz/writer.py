@@ -9,6 +9,7 @@ the schedule. What it records goes to two outputs: the event file
 
 import atexit
 import contextlib
+import functools
 import math
 import numbers
 import os
@@ -108,8 +109,9 @@ class FitVizWriter:
         x_label, y_label, title: Optional texts for the axes of a 1-feature
             curve and the title.
         framework: Stored in the settings ("numpy" by default).
-        background_images: Draw figures in a background thread (default), so
-            the training loop does not wait for Matplotlib; `close()` waits
+        background_images: Draw figures in the background (default): in a child
+            process (`tb_fitviz.figure_process`), so the training loop neither
+            waits for Matplotlib nor shares its GIL with it; `close()` waits
             for them.
         drop_stale_images: A figure not yet started when the next is due is
             dropped (the last frame's is always drawn).
@@ -277,7 +279,7 @@ class FitVizWriter:
         self._closed = False
         self.frames_recorded = 0
         self._events = EventOutput(self.log_dir, self.settings, self.points())
-        self._images = ImageOutput(self._make_figure, self._write_image,
+        self._images = ImageOutput(self._make_figure(), self._write_image,
                                    background=bool(background_images),
                                    drop_stale=bool(drop_stale_images))
 
@@ -590,10 +592,11 @@ class FitVizWriter:
         return self._images.figure()
 
     def _make_figure(self):
+        """A picklable recipe of the run's figure: the figure process makes it."""
         from tb_fitviz.figure import figure_for_run
 
-        return figure_for_run(
-            self.settings, self.points(), size=IMAGE_SIZE,
+        return functools.partial(
+            figure_for_run, self.settings, self.points(), size=IMAGE_SIZE,
             title=self._title or os.path.basename(os.path.normpath(self.log_dir)))
 
     def _write_image(self, step, width, height, png):

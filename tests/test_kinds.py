@@ -296,7 +296,8 @@ def test_routes_serve_every_kind(fits):
 
 def test_loss_map_is_the_max_or_mean_of_its_cells(fits, reader):
     frames = reader.all_frames("blobs")
-    loss = frames.values[:, 3, :].astype(np.float64)
+    # The map reads the run's loss chunks: the frames' loss channel in float16.
+    loss = frames.values[:, 3, :].astype(np.float16).astype(np.float64)
     count = len(frames)
     width, height = 7, 9
     for reduce, function in (("max", np.max), ("mean", np.mean)):
@@ -343,6 +344,26 @@ def test_writer_takes_every_shape(tmp_path):
     np.testing.assert_allclose(values[0], 0.75)
 
 
+class count_reads(list):  # noqa: N801 - used like a function
+    """(tag, points) of every tensor read through `reader`'s data provider from now on."""
+
+    def __init__(self, reader):
+        super().__init__()
+        self._provider = reader._provider
+        self._original = original = self._provider.read_tensors
+
+        def counting(ctx, **kwargs):
+            result = original(ctx, **kwargs)
+            for tags in result.values():
+                self.extend((tag, len(points)) for tag, points in tags.items())
+            return result
+
+        self._provider.read_tensors = counting
+
+    def stop(self):
+        self._provider.read_tensors = self._original
+
+
 def test_frame_index_is_read_in_chunks(tmp_path):
     """A 300-frame run lists with three frame_index chunks, not 300 frame_info tensors."""
     x = np.linspace(0, 1, 50)
@@ -350,18 +371,7 @@ def test_frame_index_is_read_in_chunks(tmp_path):
         for step in range(300):
             writer.record(step, writer.x_sample * step / 300)
     reader = reading.reader_for_logdir(str(tmp_path))
-    provider = reader._provider
-    read_points = []
-    original = provider.read_tensors
-
-    def counting(ctx, **kwargs):
-        result = original(ctx, **kwargs)
-        for tags in result.values():
-            for tag, points in tags.items():
-                read_points.append((tag, len(points)))
-        return result
-
-    provider.read_tensors = counting
+    read_points = count_reads(reader)
     runs = reader.runs()
     assert runs[0]["frame_count"] == 300 and runs[0]["steps"] == list(range(300))
     info_points = sum(n for tag, n in read_points if tag.startswith(fmt.TAG_FRAME_INFO))
@@ -381,6 +391,46 @@ def test_an_unfinished_block_is_read_from_its_frames(tmp_path):
     assert runs[0]["steps"] == list(range(140))
     assert runs[0]["frame_epochs"] == [s // 70 for s in range(140)]
     writer.close()
+
+
+def test_loss_map_reads_one_chunk_per_block_and_the_open_block_from_its_frames(tmp_path):
+    """300 frames: two completed blocks come from two loss chunks, the open third block
+    (no chunk before close) from its 44 frames; the map equals the frames' own losses
+    (float16 in the chunks), NaN and losses too big for float16 included."""
+    x = np.linspace(0, 1, 50)
+    writer = FitVizWriter(str(tmp_path / "open"), x, 2 * x, sample=20, images=False)
+    rng = np.random.default_rng(0)
+    for step in range(300):
+        prediction = writer.x_sample * step / 300 + rng.normal(0, 0.1, 20)
+        if step == 10:
+            prediction[3] = np.nan
+        if step == 20:
+            prediction[4] = 1e4  # squared error 1e8: above float16's range
+        writer.record(step, prediction)
+    writer.flush()
+    reader = reading.reader_for_logdir(str(tmp_path))
+    read_points = count_reads(reader)
+    cells = reader.loss_map("open", 300, 20, "max")
+    frame_points = sum(n for tag, n in read_points if fmt.is_frame_tag(tag))
+    chunk_points = sum(n for tag, n in read_points if tag == fmt.TAG_LOSS_CHUNK)
+    assert chunk_points == 2 and frame_points == 300 - 256
+    read_points.stop()
+    loss = reader.all_frames("open").values[:, 1, :].astype(np.float64)
+    expected = loss.copy()
+    expected[:256] = np.minimum(loss[:256], fmt.LOSS_CHUNK_MAX).astype(np.float16)
+    got = cells.values[:, 0, :]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got[~np.isnan(got)], expected[~np.isnan(expected)], rtol=1e-6)
+    assert got[10, 3] != got[10, 3] and got[20, 4] == fmt.LOSS_CHUNK_MAX
+    writer.close()
+    # After close the third block has its chunk too: the map reads no frame at all.
+    reader = reading.reader_for_logdir(str(tmp_path))
+    read_points = count_reads(reader)
+    again = reader.loss_map("open", 300, 20, "max")
+    assert sum(n for tag, n in read_points if fmt.is_frame_tag(tag)) == 0
+    third = slice(256, 300)
+    np.testing.assert_allclose(again.values[third, 0], loss[third].astype(np.float16),
+                               rtol=1e-6)
 
 
 def write_version_1_run(root, name="legacy"):

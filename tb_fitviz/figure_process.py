@@ -1,0 +1,130 @@
+"""Figures drawn in a child process, so that drawing never holds the training's GIL.
+
+Matplotlib draws in Python and in C++ code that keeps the GIL. In a thread of the
+training process that is enough to slow training in wall time while costing little
+CPU: each time the training loop comes back from TensorFlow (or JAX, or torch) into
+Python it waits for the figure thread to give the GIL up (up to the interpreter's
+switch interval, 5 ms, per wait; `bench/bench_recording.py` measures it). A child
+process has its own interpreter: the training loop only pays for pickling a frame
+(tens of kilobytes) and reading back a PNG, both of which release the GIL.
+
+The child is `python -m tb_fitviz.figure_process`, never a fork of the training
+process (forking a process that runs TensorFlow threads is unsafe) nor
+`multiprocessing`'s spawn (which re-imports the user's ``__main__`` script). It
+reads pickled requests on stdin and answers on the stdout it had at start; it ends
+when its stdin closes, so it never outlives the training process, even after a kill.
+"""
+
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
+import threading
+
+
+class FigureProcess:
+    """One child process holding one figure.
+
+    Args:
+        make_figure: A picklable () -> figure (e.g. a `functools.partial` of
+            `tb_fitviz.figure.figure_for_run`), called once in the child.
+
+    Raises:
+        OSError: The child could not be started or did not answer.
+    """
+
+    def __init__(self, make_figure):
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (package_parent, env.get("PYTHONPATH")) if p)
+        # The child needs no accelerator and must not grab one.
+        env.setdefault("CUDA_VISIBLE_DEVICES", "")
+        env["MPLBACKEND"] = "Agg"
+        self._lock = threading.Lock()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tb_fitviz.figure_process"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, env=env, close_fds=True)
+        try:
+            self._ask(("make", make_figure))
+        except RuntimeError:
+            self.close()
+            raise
+
+    def warm_up(self):
+        """Renders the figure once (imports and first render, off the training process)."""
+        return self._ask(("warm",))
+
+    def draw(self, step, values, grid, **options):
+        """(png bytes, width, height) of the figure drawn at `step`."""
+        return self._ask(("draw", step, values, grid, options))
+
+    def _ask(self, request):
+        with self._lock:
+            try:
+                pickle.dump(request, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                self._process.stdin.flush()
+                status, payload = pickle.load(self._process.stdout)
+            except (OSError, EOFError, pickle.UnpicklingError) as error:
+                self.close()
+                raise OSError(f"the figure process stopped ({error!r})") from None
+        if status == "error":
+            raise RuntimeError(payload)
+        return payload
+
+    def close(self):
+        """Ends the child (it exits when its stdin closes)."""
+        process = self._process
+        if process is None:
+            return
+        self._process = None
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+    @property
+    def alive(self):
+        return self._process is not None and self._process.poll() is None
+
+
+def _serve(requests, answers):
+    figure = None
+    while True:
+        try:
+            request = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            if request[0] == "make":
+                figure = request[1]()
+                payload = None
+            elif request[0] == "warm":
+                figure.png()
+                payload = None
+            else:
+                _, step, values, grid, options = request
+                figure.draw(step, values, grid, **options)
+                width, height = figure.size
+                payload = (figure.png(), width, height)
+            answer = ("ok", payload)
+        except Exception as error:  # noqa: BLE001 - reported to the parent, which warns once
+            answer = ("error", f"{type(error).__name__}: {error}")
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+
+
+def main():
+    # Stdout is the answer channel: anything printed (a library's notice) goes to stderr.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _serve(sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    main()
