@@ -85,7 +85,8 @@ class RunKind:
 
     def __post_init__(self):
         if self.views is None:
-            object.__setattr__(self, "views", default_views(self.task, self.input_width))
+            object.__setattr__(self, "views", default_views(self.task, self.input_width,
+                                                            self.grid is not None))
 
     # -- sizes ------------------------------------------------------------------
 
@@ -234,12 +235,13 @@ class RunKind:
         return kind
 
 
-def default_views(task, input_width):
-    """The views a run of `task` with `input_width` features can be drawn in, main first."""
+def default_views(task, input_width, has_grid=True):
+    """The views a run of `task` with `input_width` features can be drawn in, main first
+    (a surface needs the grid: a two-feature run recorded with grid=None has none)."""
     views = []
     if input_width == 1:
         views.append("curve")
-    elif input_width == 2:
+    elif input_width == 2 and has_grid:
         views.append("surface")
     views.append("true_class" if task == CLASSIFICATION else "pred_true")
     views.append("loss_map")

@@ -489,3 +489,12 @@ def test_version_1_runs_stay_readable(tmp_path):
     frames = reader.all_frames("legacy")
     np.testing.assert_allclose(frames.values[3, 0], x * 1.5, rtol=1e-6)
     assert len(reader.loss_map("legacy", 2, 2)) == 2
+
+
+def test_two_features_without_a_grid_have_no_surface_view(tmp_path):
+    x, labels = half_moons(200)
+    with FitVizWriter(str(tmp_path / "nogrid"), x, labels, grid=None, images=False) as writer:
+        assert writer.x_grid is None
+        writer.record(1, np.full(len(writer.x_sample), 0.5))
+    (run,) = reading.reader_for_logdir(str(tmp_path)).runs()
+    assert run["views"] == ["true_class", "loss_map"] and not run["grid_size"]
