@@ -73,7 +73,7 @@ setup(
             # The segment layout test writes local:// URLs through fsspec, the file layer
             # TensorBoard itself uses for URLs when TensorFlow is absent.
             "fsspec",
-            # tests/test_forward.py: the recording forward pass on Keras 3's JAX backend (CPU).
+            # tests/test_backends.py: FitVizCallback on Keras 3's JAX backend (CPU).
             "jax",
             # tests/test_packaging.py builds the wheel without build isolation.
             "setuptools>=61",
