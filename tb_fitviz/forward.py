@@ -98,10 +98,38 @@ class _TensorFlowPass:
 
         self._model = model
         self._x = tf.constant(x)
+        self._strategy = multi_worker_strategy(model)
+
+    def _locally(self, function):
+        """`function` as it is, or, under a multi-worker strategy, run in a replica context.
+
+        Only the chief records, so what it runs must not issue a collective: in
+        the strategy's cross-replica context a variable that syncs on read (a
+        BatchNormalization's moving statistics, say) is all-reduced across the
+        workers at every read, and the other workers never join. In a replica
+        context (strategy.run, as Keras' own predict step runs) each read is this
+        worker's own copy.
+        """
+        strategy = self._strategy
+        if strategy is None:
+            return function
+
+        def local():
+            results = strategy.run(function)
+            return [strategy.experimental_local_results(r)[0] for r in results]
+
+        return local
 
     def probe(self):
-        parts = _as_list(self._model(self._x[:1], training=False))
-        return [tuple(p.shape) for p in parts], bool(_safe_losses(self._model))
+        import tensorflow as tf
+
+        def outputs():
+            return _as_list(self._model(self._x[:1], training=False))
+
+        # Traced, not run: the output shapes without computing anything.
+        traced = tf.function(self._locally(outputs), autograph=False).get_concrete_function()
+        shapes = [tuple(o.shape) for o in tf.nest.flatten(traced.structured_outputs)]
+        return shapes, bool(_safe_losses(self._model))
 
     def compile(self, count, has_regularization, loss_functions, targets):
         import tensorflow as tf
@@ -127,7 +155,8 @@ class _TensorFlowPass:
                 results.append(tf.stack(losses, axis=1))
             return results
 
-        self._function = tf.function(forward, autograph=False).get_concrete_function()
+        self._function = tf.function(self._locally(forward),
+                                     autograph=False).get_concrete_function()
 
     def run(self):
         results = [r.numpy() for r in self._function()]
@@ -252,6 +281,19 @@ def _assemble(ops, outputs, penalties, loss_functions, targets, count):
     return joined, regularization, point_loss
 
 
+def multi_worker_strategy(model):
+    """The model's tf.distribute strategy if it spans several workers, else None."""
+    strategy = getattr(model, "distribute_strategy", None)
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return None
+    try:
+        tasks = sum(len(v) for v in resolver.cluster_spec().as_dict().values())
+    except Exception:  # noqa: BLE001 - a resolver without a cluster: not multi-worker
+        return None
+    return strategy if tasks > 1 else None
+
+
 def _jax_array(values):
     """NumPy targets for JAX: float32, or int32 labels (JAX's default integer width)."""
     values = np.asarray(values)
@@ -313,8 +355,17 @@ def read_loss_tracker(model):
             if values is None:
                 _sync_jax_state(model)
                 values = (metric.total, metric.count)
-            return float(np.asarray(values[0])), float(np.asarray(values[1]))
+            return _scalar(values[0]), _scalar(values[1])
     return None
+
+
+def _scalar(value):
+    """A variable's (or array's) value as a float: `.numpy()` where it has one (tf and
+    Keras variables; a tf.distribute variable's __array__ gives no array), else NumPy's."""
+    numpy = getattr(value, "numpy", None)
+    if callable(numpy):
+        value = numpy()
+    return float(np.asarray(value))
 
 
 def _jax_metric_values(model, variables):
