@@ -190,7 +190,18 @@ class FitVizCallback:
 
     # Both CallbackLists look these up; keep them right whatever the base class.
     _supports_tf_logs = False
-    async_safe = False  # Keras 3 must not run our batch hook in a thread.
+    # Not async_safe. On backends that declare themselves thread-safe (JAX, PyTorch,
+    # NumPy; not TensorFlow), Keras 3's CallbackList hands batch-end hooks to a
+    # thread pool when every callback in the list is async_safe, and training goes
+    # on meanwhile: the hooks run late, concurrently and in no set order. A frame
+    # is the model as it is after *its* batch, and the batch losses are recovered
+    # from consecutive running means, so FitViz needs its hook called in order,
+    # before the next step: run late, on JAX it would read the trainer's state
+    # (`model._jax_state`) of a later step, on PyTorch parameters being updated
+    # in place. The cost: with FitViz in the list Keras calls every batch-end hook
+    # synchronously, as it always does on TensorFlow (bench/bench_backends.py
+    # measures it: variant (s)).
+    async_safe = False
 
     def _implements_train_batch_hooks(self):
         return True
