@@ -169,3 +169,10 @@ def test_forward_refuses_bad_input():
         model, points, loss="model", targets=[np.ones((4, 1))])()
     assert outputs.shape == (4, 1) and regularization is None
     np.testing.assert_allclose(point_loss[:, 0], (outputs[:, 0] - 1) ** 2, rtol=1e-6)
+
+
+def test_bad_models_are_refused_when_fit_starts(backend_fits):
+    """On the backend, before any step: a clear error that names the argument."""
+    _, info, _, _ = backend_fits
+    assert info["errors"]["width"] == "model: gives 3 values per point; y has 1 output(s)"
+    assert info["errors"]["inputs"].startswith("model: has 2 inputs; FitViz feeds one input")

@@ -44,9 +44,13 @@ def half_moons(n, noise=0.1, seed=0):
 
 
 def dense(units, seed, **options):
-    """A Dense layer with seeded initial weights."""
-    return keras.layers.Dense(
-        units, kernel_initializer=keras.initializers.GlorotUniform(seed=seed), **options)
+    """A Dense layer with seeded Glorot-uniform initial weights drawn by NumPy (Keras'
+    own random initializers cost a JAX compilation per shape, about 1 s each here)."""
+    def initializer(shape, dtype=None):
+        limit = np.sqrt(6 / (shape[0] + shape[1]))
+        return np.random.default_rng(seed).uniform(-limit, limit, shape).astype("float32")
+
+    return keras.layers.Dense(units, kernel_initializer=initializer, **options)
 
 
 def fit(name, model, x, y, batch_size, epochs, **options):
@@ -66,12 +70,13 @@ def fit(name, model, x, y, batch_size, epochs, **options):
     callback.close()
     writer = callback.writer
     results[f"{name}/x_sample"] = writer.x_sample
+    # One batch of all the points: one compilation per point count.
     results[f"{name}/predict_sample"] = model.predict(
-        np.asarray(writer.x_sample, dtype="float32"), verbose=0)
+        np.asarray(writer.x_sample, dtype="float32"), batch_size=len(writer.x_sample), verbose=0)
     if writer.x_grid is not None:
         results[f"{name}/x_grid"] = writer.x_grid
         results[f"{name}/predict_grid"] = model.predict(
-            np.asarray(writer.x_grid, dtype="float32"), verbose=0)
+            np.asarray(writer.x_grid, dtype="float32"), batch_size=len(writer.x_grid), verbose=0)
     results[f"{name}/running_loss"] = np.array(running)
     results[f"{name}/batch_sizes"] = np.array(sizes)
     results[f"{name}/steps_per_epoch"] = np.array(-(-len(x) // batch_size))
@@ -116,6 +121,25 @@ model = keras.Sequential([keras.Input((4,)), dense(12, 5, activation="relu"),
                           dense(3, 6, activation="softmax")])
 model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
 fit("blobs", model, x, labels, batch_size=50, epochs=2, sample=90, loss="model")
+
+# Bad input on this backend: refused when fit starts, with the argument named.
+info["errors"] = {}
+x1 = np.linspace(0, 1, 64).astype("float32")
+model = keras.Sequential([keras.Input((1,)), dense(3, 7)])  # 3 outputs; the callback's y has 1
+model.compile("sgd", "mse")
+try:
+    model.fit(x1, np.column_stack([x1, x1, x1]), epochs=1, verbose=0, callbacks=[
+        FitVizCallback(os.path.join(OUT, "bad", "width"), x1, x1, images=False)])
+except ValueError as error:
+    info["errors"]["width"] = str(error)
+first, second = keras.Input((1,)), keras.Input((1,))
+model = keras.Model([first, second], keras.layers.Add()([first, second]))
+model.compile("sgd", "mse")
+try:
+    model.fit([x1, x1], x1, epochs=1, verbose=0, callbacks=[
+        FitVizCallback(os.path.join(OUT, "bad", "inputs"), x1, x1, images=False)])
+except ValueError as error:
+    info["errors"]["inputs"] = str(error)
 
 info["modules"] = sorted(m for m in ("tensorflow", "jax", "torch") if m in sys.modules)
 info["seconds"] = time.perf_counter() - started
