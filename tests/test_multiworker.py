@@ -56,17 +56,22 @@ def cluster_fit(tmp_path_factory):
             [sys.executable, str(SCRIPT), str(log_dir), str(root / f"worker{index}.json")],
             env=env, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True))
-    outputs = []
+    outputs = [""] * len(processes)
     try:
-        for process in processes:
-            outputs.append(process.communicate(timeout=240)[0])
+        for index, process in enumerate(processes):
+            try:
+                outputs[index] = process.communicate(timeout=240)[0]
+            except subprocess.TimeoutExpired:  # e.g. one worker died, the other waits for it
+                for other in processes:
+                    other.kill()
+                outputs[index] = process.communicate()[0] + "\n[killed after 240 s]"
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    for index, (process, output) in enumerate(zip(processes, outputs)):
-        assert process.returncode == 0, f"worker {index} failed:\n{output[-4000:]}"
+    for index, process in enumerate(processes):
+        assert process.returncode == 0, f"worker {index} failed:\n{outputs[index][-4000:]}"
     workers = {i: json.loads((root / f"worker{i}.json").read_text()) for i in range(2)}
     return workers, log_dir
 
