@@ -15,7 +15,7 @@ JS_TESTS = $(shell find tests/js -type f \( -name '*.test.js' -o -name '*.test.m
 	-o -name '*.test.cjs' -o -name '*_test.mjs' -o -name '*-test.mjs' \) 2>/dev/null | sort)
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 
-.PHONY: demo test venv system-deps lint js-test py-test bench clean
+.PHONY: demo test test-torch venv system-deps lint js-test py-test bench clean
 
 # The interpreter of .venv, made once. Debian ships venv support separately
 # (python3-venv): install it when root, else say what to install.
@@ -77,6 +77,12 @@ test: $(TEST_STAMP) system-deps
 	echo "== pytest"; $(MAKE) --no-print-directory py-test || failed="$$failed py-test"; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed" >&2; exit 1; fi; \
 	echo "all checks passed: lint, js-test, py-test"
+
+# The backend tests on Keras 3's torch backend (kept out of `make test`: PyTorch's
+# wheels are several GB). Needs torch in .venv: `.venv/bin/pip install torch`.
+test-torch: $(TEST_STAMP)
+	@$(PY) -c 'import torch' 2>/dev/null || { echo "error: torch is not installed in $(VENV); run $(VENV)/bin/pip install torch" >&2; exit 1; }
+	$(PY) -m pytest -m torch tests/test_backends.py
 
 demo: $(DEMO_STAMP)
 	$(PY) demo/run_demo.py $(DEMO_ARGS)

@@ -47,6 +47,9 @@ setup(
         "protobuf>=3.20",
         "werkzeug>=2.0",
         "matplotlib>=3.6",
+        # CRC32C of every record in C when TensorFlow is not imported (JAX, PyTorch,
+        # the writer alone): the pure-Python one costs ~2-4 ms per frame.
+        "google-crc32c>=1.5",
     ],
     extras_require={
         # The Keras callback (the writer alone needs no TensorFlow).
@@ -73,7 +76,7 @@ setup(
             # The segment layout test writes local:// URLs through fsspec, the file layer
             # TensorBoard itself uses for URLs when TensorFlow is absent.
             "fsspec",
-            # tests/test_forward.py: the recording forward pass on Keras 3's JAX backend (CPU).
+            # tests/test_backends.py: FitVizCallback on Keras 3's JAX backend (CPU).
             "jax",
             # tests/test_packaging.py builds the wheel without build isolation.
             "setuptools>=61",

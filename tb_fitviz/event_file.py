@@ -25,8 +25,9 @@ run's directory.
 The framing (TFRecord: length, masked CRC32C, data, masked CRC32C) is written
 by TensorFlow's C++ `TFRecordWriter` when TensorFlow is already imported (its
 CRC is ~1000x faster than the pure-Python one, which costs ~2 ms per 8 KB
-frame), otherwise by TensorBoard's pure-Python record writer, so that the
-writer works where TensorFlow is not installed. TensorFlow is never imported
+frame), otherwise with google-crc32c's C code when installed (a dependency:
+the JAX and PyTorch backends and the writer alone run without TensorFlow),
+else by TensorBoard's pure-Python record writer. TensorFlow is never imported
 here: a PyTorch or NumPy user does not pay for it.
 """
 
@@ -35,6 +36,7 @@ import itertools
 import os
 import shutil
 import socket
+import struct
 import sys
 import tempfile
 import threading
@@ -93,20 +95,43 @@ class EventFile:
 
 
 class _PythonRecords:
+    """TFRecord framing without TensorFlow: CRC32C by google-crc32c's C code when it is
+    installed (about 50 us per 8 KB frame), else by TensorBoard's pure Python (~2-4 ms)."""
+
     def __init__(self, path):
         from tensorboard.summary.writer.record_writer import RecordWriter
 
         self._file = open(path, "ab")  # noqa: SIM115 (kept open across frames)
         self._writer = RecordWriter(self._file)
+        self._crc = _fast_crc32c()
 
     def write(self, data):
-        self._writer.write(data)
+        if self._crc is None:
+            self._writer.write(data)
+            return
+        header = struct.pack("<Q", len(data))
+        self._file.write(b"".join((header, struct.pack("<I", _masked(self._crc(header))), data,
+                                   struct.pack("<I", _masked(self._crc(data))))))
 
     def flush(self):
         self._file.flush()
 
     def close(self):
         self._file.close()
+
+
+def _fast_crc32c():
+    """google_crc32c.value when its C implementation is installed, else None."""
+    try:
+        import google_crc32c
+    except ImportError:
+        return None
+    return google_crc32c.value if getattr(google_crc32c, "implementation", "") == "c" else None
+
+
+def _masked(crc):
+    """TFRecord's masked CRC: rotated right by 15 bits plus a constant, 32 bits."""
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def _header():

@@ -1,46 +1,141 @@
-"""A compiled forward pass of a Keras model over fixed points (interim: TensorFlow backend).
+"""A compiled forward pass of a Keras model over fixed points, on any Keras backend.
 
 `Forward(model, x)()` returns the model's outputs on `x`, the sum of its
 regularization penalties and, with ``loss="model"``, its own compiled loss per
-point and output. Traced once; every call reuses the traced function.
+point and output. The points (and targets) become backend tensors once; the
+pass is compiled once with the backend's own means and reused at every call:
+
+- TensorFlow (Keras 3 on TensorFlow, and tf_keras): a `tf.function`, traced once.
+- JAX: `jax.jit` over `model.stateless_call`, with the variables' current values
+  passed in at each call (during a JAX fit they live in the trainer's state, not
+  in the variables, see `_jax_values`); compiled once for the fixed shapes.
+- PyTorch (and Keras' NumPy backend): an eager call under `torch.no_grad()` on
+  tensors made once (PyTorch has no graph to reuse without `torch.compile`,
+  whose compile time would cost more than the small passes FitViz makes).
+
+Per-point losses and penalties are computed with `keras.ops` (tf ops for
+tf_keras) inside the compiled function, so one call makes one device round trip.
 """
 
 import numpy as np
+
+LOSS_OPTIONS = (None, "model")
 
 
 class Forward:
     """A forward pass of a Keras model over fixed points, compiled once.
 
     Args:
-        model: A built Keras 3 (TensorFlow backend) or tf_keras model.
+        model: A built Keras 3 model (any backend) or tf_keras model.
         x: float64 [n, d]: the points to predict on, fixed for the object's life.
         flavour: "keras" or "tf_keras".
         targets: With loss="model": one array per model output, in the form the
             compiled loss expects.
         loss: None, or "model" for the model's own loss per point and output.
+
+    Calling it returns ``(outputs float32 [n, total output width],
+    regularization float or None, point_loss float32 [n, outputs] or None)``.
     """
 
     def __init__(self, model, x, *, flavour="keras", targets=None, loss=None):
-        import tensorflow as tf
-
+        if flavour not in ("keras", "tf_keras"):
+            raise ValueError(f"flavour: expected 'keras' or 'tf_keras', got {flavour!r}")
+        if loss not in LOSS_OPTIONS:
+            raise ValueError(f"loss: expected None or 'model', got {loss!r}")
         x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or len(x) == 0:
+            raise ValueError(f"x: expected points of shape (n, d) with n >= 1, got shape "
+                             f"{list(x.shape)}")
         count = len(x)
         rank, dtype = _model_input(model, x.shape[1])
-        x_tensor = tf.constant(x.reshape((count,)) if rank == 1 else x, dtype=dtype)
-        outputs = model(x_tensor[:1], training=False)
-        parts = _as_list(outputs)
-        self.output_widths = tuple(int(np.prod(p.shape[1:])) if len(p.shape) > 1 else 1
-                                   for p in parts)
+        x = (x.reshape((count,)) if rank == 1 else x).astype(dtype)
+        self.backend = model_backend(model, flavour)
+        if self.backend == "tensorflow":
+            implementation = _TensorFlowPass(model, x, flavour)
+        elif self.backend == "jax":
+            implementation = _JaxPass(model, x)
+        else:
+            implementation = _EagerPass(model, x, self.backend)
+        shapes, self._has_regularization = implementation.probe()
+        self.output_widths = tuple(int(np.prod(s[1:])) if len(s) > 1 else 1 for s in shapes)
         names = getattr(model, "output_names", None)
-        self.output_names = (tuple(names) if names and len(parts) > 1
-                             and len(names) == len(parts) else None)
-        self._has_regularization = bool(_safe_losses(model))
+        self.output_names = (tuple(names) if names and len(shapes) > 1
+                             and len(names) == len(shapes) else None)
         loss_functions = None
-        target_tensors = None
         if loss == "model":
-            loss_functions = model_loss_functions(model, flavour, len(parts))
-            target_tensors = [tf.constant(np.asarray(t)) for t in targets]
-        has_regularization = self._has_regularization
+            loss_functions = model_loss_functions(model, flavour, len(shapes))
+            targets = _check_targets(targets, len(shapes), count)
+        implementation.compile(count, self._has_regularization, loss_functions, targets)
+        self._implementation = implementation
+
+    def __call__(self):
+        outputs, regularization, point_loss = self._implementation.run()
+        outputs = np.asarray(outputs, dtype=np.float32)
+        regularization = (float(np.asarray(regularization)) if self._has_regularization
+                          else None)
+        if point_loss is not None:
+            point_loss = np.asarray(point_loss, dtype=np.float32)
+        return outputs, regularization, point_loss
+
+
+def model_backend(model, flavour="keras"):
+    """"tensorflow", "jax", "torch" or "numpy": the backend `model` computes with."""
+    if flavour == "tf_keras":
+        return "tensorflow"
+    import keras
+
+    return str(keras.backend.backend())
+
+
+# -- the backends ------------------------------------------------------------------
+
+
+class _TensorFlowPass:
+    """Keras 3 on TensorFlow, or tf_keras: a tf.function traced once."""
+
+    def __init__(self, model, x, flavour):
+        import tensorflow as tf
+
+        self._model = model
+        self._x = tf.constant(x)
+        self._strategy = multi_worker_strategy(model)
+
+    def _locally(self, function):
+        """`function` as it is, or, under a multi-worker strategy, run in a replica context.
+
+        Only the chief records, so what it runs must not issue a collective: in
+        the strategy's cross-replica context a variable that syncs on read (a
+        BatchNormalization's moving statistics, say) is all-reduced across the
+        workers at every read, and the other workers never join. In a replica
+        context (strategy.run, as Keras' own predict step runs) each read is this
+        worker's own copy.
+        """
+        strategy = self._strategy
+        if strategy is None:
+            return function
+
+        def local():
+            results = strategy.run(function)
+            return [strategy.experimental_local_results(r)[0] for r in results]
+
+        return local
+
+    def probe(self):
+        import tensorflow as tf
+
+        def outputs():
+            return _as_list(self._model(self._x[:1], training=False))
+
+        # Traced, not run: the output shapes without computing anything.
+        traced = tf.function(self._locally(outputs), autograph=False).get_concrete_function()
+        shapes = [tuple(o.shape) for o in tf.nest.flatten(traced.structured_outputs)]
+        return shapes, bool(_safe_losses(self._model))
+
+    def compile(self, count, has_regularization, loss_functions, targets):
+        import tensorflow as tf
+
+        model, x_tensor = self._model, self._x
+        target_tensors = None if targets is None else [tf.constant(t) for t in targets]
 
         def forward():
             out = _as_list(model(x_tensor, training=False))
@@ -60,23 +155,230 @@ class Forward:
                 results.append(tf.stack(losses, axis=1))
             return results
 
-        self._function = tf.function(forward, autograph=False).get_concrete_function()
+        self._function = tf.function(self._locally(forward),
+                                     autograph=False).get_concrete_function()
 
-    def __call__(self):
-        results = self._function()
-        outputs = results[0].numpy()
-        regularization = float(results[1].numpy()) if self._has_regularization else None
-        point_loss = results[2].numpy() if len(results) > 2 else None
-        return outputs, regularization, point_loss
+    def run(self):
+        results = [r.numpy() for r in self._function()]
+        return results[0], results[1], results[2] if len(results) > 2 else None
+
+
+class _JaxPass:
+    """Keras 3 on JAX: `jax.jit` over `model.stateless_call`, compiled once.
+
+    The variables' values are arguments, not constants: each call passes the
+    current ones (`_jax_values`), so the compiled function is reused as the
+    model trains, and nothing is traced again while shapes stay the same.
+    """
+
+    def __init__(self, model, x):
+        import jax
+
+        self._model = model
+        self._x = jax.device_put(x)
+
+    def probe(self):
+        import jax
+
+        trainable, non_trainable = _jax_values(self._model)
+
+        def shapes(trainable, non_trainable, x):
+            outputs, _, losses = self._model.stateless_call(
+                trainable, non_trainable, x, training=False, return_losses=True)
+            return _as_list(outputs), losses
+
+        # Shapes only: nothing is computed or compiled.
+        outputs, losses = jax.eval_shape(shapes, trainable, non_trainable, self._x[:1])
+        return [tuple(o.shape) for o in outputs], bool(losses)
+
+    def compile(self, count, has_regularization, loss_functions, targets):
+        import jax
+        from keras import ops
+
+        model = self._model
+        self._targets = None if targets is None else [
+            jax.device_put(_jax_array(t)) for t in targets]
+
+        def forward(trainable, non_trainable, x, target_values):
+            outputs, _, losses = model.stateless_call(
+                trainable, non_trainable, x, training=False, return_losses=True)
+            return _assemble(ops, _as_list(outputs), losses if has_regularization else None,
+                             loss_functions, target_values, count)
+
+        self._function = jax.jit(forward)
+
+    def run(self):
+        import jax
+
+        trainable, non_trainable = _jax_values(self._model)
+        results = self._function(trainable, non_trainable, self._x, self._targets)
+        return jax.device_get(results)  # one transfer for all three
+
+
+class _EagerPass:
+    """Keras 3 on PyTorch (or NumPy): an eager call without gradients, on tensors made once."""
+
+    def __init__(self, model, x, backend):
+        from keras import ops
+
+        self._model = model
+        self._backend = backend
+        self._x = ops.convert_to_tensor(x)
+
+    def _no_grad(self):
+        if self._backend == "torch":
+            import torch
+
+            return torch.no_grad()
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def probe(self):
+        with self._no_grad():
+            parts = _as_list(self._model(self._x[:1], training=False))
+            return [tuple(p.shape) for p in parts], bool(_safe_losses(self._model))
+
+    def compile(self, count, has_regularization, loss_functions, targets):
+        from keras import ops
+
+        self._count = count
+        self._has_regularization = has_regularization
+        self._loss_functions = loss_functions
+        self._targets = None if targets is None else [
+            ops.convert_to_tensor(np.asarray(t)) for t in targets]
+
+    def run(self):
+        from keras import ops
+
+        with self._no_grad():
+            outputs = _as_list(self._model(self._x, training=False))
+            penalties = list(self._model.losses) if self._has_regularization else None
+            results = _assemble(ops, outputs, penalties, self._loss_functions, self._targets,
+                                self._count)
+            return tuple(None if r is None else ops.convert_to_numpy(r) for r in results)
+
+
+def _assemble(ops, outputs, penalties, loss_functions, targets, count):
+    """(outputs float32 [n, width], summed penalties or None, per-point losses or None),
+    with `keras.ops`: inside a compiled function, or eagerly."""
+    from keras import backend
+
+    flat = [ops.reshape(ops.cast(o, "float32"), (count, -1)) for o in outputs]
+    joined = flat[0] if len(flat) == 1 else ops.concatenate(flat, axis=1)
+    regularization = None
+    if penalties:
+        regularization = ops.sum(ops.stack(
+            [ops.cast(ops.reshape(p, ()), "float32") for p in penalties]))
+    point_loss = None
+    if loss_functions is not None:
+        values = []
+        for function, output, target in zip(loss_functions, outputs, targets):
+            if "float" in backend.standardize_dtype(target.dtype):
+                target = ops.cast(target, output.dtype)
+            values.append(ops.reshape(ops.cast(function(target, output), "float32"), (count,)))
+        point_loss = ops.stack(values, axis=1)
+    return joined, regularization, point_loss
+
+
+def multi_worker_strategy(model):
+    """The model's tf.distribute strategy if it spans several workers, else None."""
+    strategy = getattr(model, "distribute_strategy", None)
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return None
+    try:
+        tasks = sum(len(v) for v in resolver.cluster_spec().as_dict().values())
+    except Exception:  # noqa: BLE001 - a resolver without a cluster: not multi-worker
+        return None
+    return strategy if tasks > 1 else None
+
+
+def _jax_array(values):
+    """NumPy targets for JAX: float32, or int32 labels (JAX's default integer width)."""
+    values = np.asarray(values)
+    if np.issubdtype(values.dtype, np.integer) or values.dtype == bool:
+        return values.astype(np.int32)
+    return values.astype(np.float32)
+
+
+def _jax_values(model):
+    """The current (trainable, non-trainable) variable values of a Keras 3 JAX model.
+
+    During a JAX fit, Keras keeps the model's state in the trainer
+    (`model._jax_state`, replaced after every step) and empties the variables
+    themselves; a variable read then gives its *initializer's* value, silently.
+    While that state is newer than the variables (`_jax_state_synced` False),
+    it is used as it is: no copy into the variables, no device sync. Otherwise
+    (before or after fit, or after a sync) the variables hold the values.
+    """
+    state = _unsynced_jax_state(model)
+    if state is not None:
+        trainable = state.get("trainable_variables")
+        non_trainable = state.get("non_trainable_variables")
+        if trainable is not None and non_trainable is not None:
+            return list(trainable), list(non_trainable)
+    _sync_jax_state(model)
+    return ([v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables])
+
+
+def _unsynced_jax_state(model):
+    state = getattr(model, "_jax_state", None)
+    if state and getattr(model, "_jax_state_synced", True) is False:
+        return state
+    return None
+
+
+def _sync_jax_state(model):
+    """Puts the trainer's state back into the variables if it is newer (a no-op otherwise);
+    the fallback when the trainer's state is not where `_jax_values` looks for it."""
+    sync = getattr(model, "jax_state_sync", None)
+    if callable(sync) and getattr(model, "_jax_state_synced", True) is False:
+        sync()
+
+
+# -- the loss tracker and the compiled loss ----------------------------------------
 
 
 def read_loss_tracker(model):
-    """(total, count) of Keras' "loss" Mean tracker, or None."""
+    """(total, count) of Keras' "loss" Mean tracker, or None.
+
+    On JAX during a fit the tracker's variables are empty and its values live in
+    the trainer's state (`model._jax_state["metrics_variables"]`, in the order of
+    `model.metrics_variables`): they are read from there, in one device transfer.
+    """
     for metric in getattr(model, "metrics", None) or []:
         if getattr(metric, "name", None) == "loss" and hasattr(metric, "total") \
                 and hasattr(metric, "count"):
-            return float(np.asarray(metric.total)), float(np.asarray(metric.count))
+            values = _jax_metric_values(model, (metric.total, metric.count))
+            if values is None:
+                _sync_jax_state(model)
+                values = (metric.total, metric.count)
+            return _scalar(values[0]), _scalar(values[1])
     return None
+
+
+def _scalar(value):
+    """A variable's (or array's) value as a float: `.numpy()` where it has one (tf and
+    Keras variables; a tf.distribute variable's __array__ gives no array), else NumPy's."""
+    numpy = getattr(value, "numpy", None)
+    if callable(numpy):
+        value = numpy()
+    return float(np.asarray(value))
+
+
+def _jax_metric_values(model, variables):
+    state = _unsynced_jax_state(model)
+    values = None if state is None else state.get("metrics_variables")
+    if values is None:
+        return None
+    positions = {id(v): i for i, v in enumerate(model.metrics_variables)}
+    if len(positions) != len(values) or any(id(v) not in positions for v in variables):
+        return None
+    import jax
+
+    return jax.device_get([values[positions[id(v)]] for v in variables])
 
 
 def compiled_loss_info(model, flavour="keras"):
@@ -139,6 +441,19 @@ def model_loss_functions(model, flavour, count):
         else:
             raise ValueError(f"loss: 'model' cannot use the model's loss {item!r}")
     return functions
+
+
+def _check_targets(targets, outputs, count):
+    if targets is None:
+        raise ValueError("targets: loss='model' needs one array of targets per model output")
+    targets = [np.asarray(t) for t in targets]
+    if len(targets) != outputs:
+        raise ValueError(f"targets: expected one array per model output ({outputs}), got "
+                         f"{len(targets)}")
+    for index, target in enumerate(targets):
+        if len(target) != count:
+            raise ValueError(f"targets: array {index} has {len(target)} rows, x has {count}")
+    return targets
 
 
 def _model_input(model, width):

@@ -55,7 +55,9 @@ class FitVizCallback:
 
     Under `tf.distribute` with several workers, only the chief writes (the
     strategy's cluster resolver decides: task type "chief", or worker 0 when
-    the cluster has no chief); other workers record nothing.
+    the cluster has no chief); other workers record nothing, but every worker
+    reads the loss tracker at every batch (a collective all must join), and
+    the chief's forward pass runs in its replica context (no collective).
 
     Args:
         log_dir: Directory of the run; event files go directly into it, so
@@ -169,6 +171,7 @@ class FitVizCallback:
         self._first_batch_of_fit = True
         self._batches_in_epoch = 0
         self._tracker_previous, self._tracker_k = (0.0, 0.0), 0
+        self._multi_worker = False
         self._batch_size = None
         self._mean_previous = (0, 0.0)
         self.frames_skipped = 0
@@ -187,7 +190,18 @@ class FitVizCallback:
 
     # Both CallbackLists look these up; keep them right whatever the base class.
     _supports_tf_logs = False
-    async_safe = False  # Keras 3 must not run our batch hook in a thread.
+    # Not async_safe. On backends that declare themselves thread-safe (JAX, PyTorch,
+    # NumPy; not TensorFlow), Keras 3's CallbackList hands batch-end hooks to a
+    # thread pool when every callback in the list is async_safe, and training goes
+    # on meanwhile: the hooks run late, concurrently and in no set order. A frame
+    # is the model as it is after *its* batch, and the batch losses are recovered
+    # from consecutive running means, so FitViz needs its hook called in order,
+    # before the next step: run late, on JAX it would read the trainer's state
+    # (`model._jax_state`) of a later step, on PyTorch parameters being updated
+    # in place. The cost: with FitViz in the list Keras calls every batch-end hook
+    # synchronously, as it always does on TensorFlow (bench/bench_backends.py
+    # measures it: variant (s)).
+    async_safe = False
 
     def _implements_train_batch_hooks(self):
         return True
@@ -205,7 +219,18 @@ class FitVizCallback:
         super().set_model(model)
 
     def on_train_begin(self, logs=None):
+        from tb_fitviz.forward import multi_worker_strategy
+
         model = self.model
+        # Under a multi-worker tf.distribute strategy only the chief records, but
+        # every worker reads Keras' loss tracker, at every batch (`_batch_loss`):
+        # its variables sync on read, so each read is an all-reduce that every
+        # worker must join, in the same order, or the strategy's next collective
+        # is matched against it and aborts. (The chief's forward pass runs in a
+        # replica context and issues none: `tb_fitviz.forward`.) Every batch,
+        # because tf_keras' per-batch logs["loss"] is then the sum of the workers'
+        # own running means, not the mean (twice it with two workers).
+        self._multi_worker = multi_worker_strategy(model) is not None
         self._active = is_chief(model)
         if not self._active:
             return
@@ -306,16 +331,12 @@ class FitVizCallback:
         return out
 
     def on_epoch_begin(self, epoch, logs=None):
-        if not self._active:
-            return
         self._epoch += 1
         self._batches_in_epoch = 0
         self._tracker_previous, self._tracker_k = (0.0, 0.0), 0  # Keras resets it per epoch
         self._mean_previous = (0, 0.0)
 
     def on_train_batch_end(self, batch, logs=None):
-        if not self._active:
-            return
         started = time.perf_counter()
         end = int(batch) + 1
         steps = (getattr(self, "params", None) or {}).get("steps")
@@ -326,7 +347,10 @@ class FitVizCallback:
         self._batches_in_epoch += new_batches
         self.step += new_batches
         step = self.step
+        # Every worker reads the loss tracker at the same batches (see on_train_begin).
         batch_loss = self._batch_loss(logs)
+        if not self._active:
+            return
         if batch_loss is not None:
             self.writer.record_batch_loss(step, batch_loss)
 
@@ -446,6 +470,8 @@ class FitVizCallback:
         sizes.
         """
         k = self._batches_in_epoch
+        if self._multi_worker:
+            return self._batch_loss_from_tracker(k)
         steps = (getattr(self, "params", None) or {}).get("steps")
         mean = _number((logs or {}).get("loss"))
         previous_k, previous_mean = self._mean_previous
@@ -471,6 +497,18 @@ class FitVizCallback:
         if previous_k == 0:
             return mean
         return (k * mean - previous_k * previous_mean) / max(k - previous_k, 1)
+
+    def _batch_loss_from_tracker(self, k):
+        """This batch's loss from the tracker alone: (total - total before) / (count -
+        count before), exact whatever the batch sizes; None without a tracker."""
+        state = self._read_tracker()
+        if state is None:
+            return None
+        (total, count), (base_total, base_count) = state, self._tracker_previous
+        self._tracker_previous, self._tracker_k = state, k
+        if count <= base_count:
+            return None
+        return (total - base_total) / (count - base_count)
 
     def _read_tracker(self):
         from tb_fitviz.forward import read_loss_tracker
