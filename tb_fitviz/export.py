@@ -224,7 +224,7 @@ def export(logdir, run, output, *, fps=DEFAULT_FPS, start=0, stop=None, stride=1
             raise ExportError("LOGDIR", str(error).lstrip(": ")) from None
         from tb_fitviz.plugin.reading import reader_for_logdir
 
-        reader = reader_for_logdir(os.fspath(logdir))
+        reader = reader_for_logdir(os.fspath(logdir), run=run)  # that run's files only
     listing = _find_run(reader, run, logdir)
     steps = _selected_steps(listing, run, start, stop, stride)
     static = reader.static(run)

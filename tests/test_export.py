@@ -6,6 +6,7 @@ count, and clear errors (exit status 2, the argument named) for bad requests.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -292,3 +293,21 @@ def test_export_of_a_keras_run_draws_the_trained_model(keras_logdir, tmp_path):
         row, column = 300 - int(round(py)), int(round(px))
         patch = frames[-1][max(row - 2, 0):row + 3, max(column - 2, 0):column + 3]
         assert _near(patch, STEELBLUE, tolerance=60).any(), (row, column)
+
+
+def test_export_reads_only_its_run(logdir, tmp_path):
+    """A big or broken run next to the one exported is never read: a sibling directory
+    whose event file is garbage changes nothing, and a nested run name works."""
+    root = tmp_path / "logs"
+    shutil.copytree(logdir / "line", root / "group" / "line")
+    shutil.copytree(logdir / "line", root / "other")
+    (root / "broken").mkdir()
+    (root / "broken" / "events.out.tfevents.1.garbage").write_bytes(os.urandom(1 << 20))
+    only = reader_for_logdir(str(root), run="group/line")
+    assert [r["run"] for r in only.runs()] == ["group/line"]
+    output = tmp_path / "line.gif"
+    ex.export(root, "group/line", output, size=(320, 180))
+    assert len(_gif_frames(output)[0]) == len(STEPS)
+    # A run that is not there: every run is listed in the error.
+    with pytest.raises(ex.ExportError, match="runs there: 'group/line', 'other'"):
+        ex.export(root, "group/nothing", tmp_path / "x.gif")

@@ -19,6 +19,7 @@ read as one block.
 import collections
 import ctypes
 import math
+import os
 import sys
 import threading
 
@@ -918,7 +919,7 @@ def _reduce_map(frames, channel, width, height, reduce):
                   cells.astype(np.float32)[:, None, :])
 
 
-def reader_for_logdir(logdir):
+def reader_for_logdir(logdir, run=None):
     """An in-process reader over `logdir`, loaded once, keeping every tensor.
 
     Uses TensorBoard's Python ingestion (an `EventMultiplexer` with no sampling of
@@ -926,6 +927,8 @@ def reader_for_logdir(logdir):
 
     Args:
         logdir: A TensorBoard log directory (runs are its sub-directories).
+        run: Load only this run (its directory `logdir/run`, which must hold event
+            files: else every run is loaded, so that an error can list them).
 
     Example:
 
@@ -950,13 +953,33 @@ def reader_for_logdir(logdir):
     multiplexer = plugin_event_multiplexer.EventMultiplexer(
         size_guidance={tag_types.TENSORS: 0, tag_types.SCALARS: 0}
     )
-    multiplexer.AddRunsFromDirectory(str(logdir))
+    path = _run_directory(str(logdir), run) if run else None
+    if path is not None:
+        multiplexer.AddRun(path, name=run)
+    else:
+        multiplexer.AddRunsFromDirectory(str(logdir))
     multiplexer.Reload()
     data_provider = multiplexer_provider.MultiplexerDataProvider(multiplexer, str(logdir))
     return FitVizReader(data_provider, tb_context.RequestContext(), "")
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+def _run_directory(logdir, run):
+    """`logdir`/`run` if it is a directory holding event files, else None."""
+    from tensorboard.backend.event_processing import io_wrapper
+    from tensorboard.compat import tf as tb_tf
+
+    if run in ("", ".") or ".." in run.split("/"):
+        return None
+    path = (logdir.rstrip("/") + "/" + run if "://" in logdir
+            else os.path.join(logdir, *run.split("/")))
+    try:
+        names = tb_tf.io.gfile.listdir(path)
+    except (OSError, tb_tf.errors.OpError):
+        return None
+    return path if any(io_wrapper.IsTensorFlowEventsFile(n) for n in names) else None
 
 
 def _settings(run, series):
