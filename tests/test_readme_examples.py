@@ -1,6 +1,7 @@
 """The README's recording examples run as printed, and write the runs the README says.
 
-Every ```python block of the README that writes into `logs/...` is run, unchanged, in
+Every ```python block of the README that imports FitViz and writes into `logs/...` (a whole
+program, not a fragment) is run, unchanged, in
 a fresh directory (one subprocess for all, so TensorFlow is imported once); the runs
 are then read back with the plugin's reader.
 """
@@ -20,7 +21,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def examples():
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    return [b for b in blocks if re.search(r"""["']logs/[\w-]+["']""", b)]
+    # Whole programs (they import FitViz themselves), not fragments of a larger loop.
+    return [b for b in blocks if re.search(r"""["']logs/[\w-]+["']""", b)
+            and "from tb_fitviz import" in b]
 
 
 @pytest.fixture(scope="module")
