@@ -10,12 +10,16 @@ process has its own interpreter: the training loop only pays for pickling a fram
 
 The child is `python -m tb_fitviz.figure_process`, never a fork of the training
 process (forking a process that runs TensorFlow threads is unsafe) nor
-`multiprocessing`'s spawn (which re-imports the user's ``__main__`` script). It
-reads pickled requests on stdin and answers on the stdout it had at start; it ends
-when its stdin closes, so it never outlives the training process, even after a kill.
+`multiprocessing`'s spawn (which re-imports the user's ``__main__`` script). One
+child serves every figure of the training process (its imports, about a second of
+CPU, are paid once). It reads pickled requests on stdin and answers on the stdout
+it had at start; it ends when its stdin closes, so it never outlives the training
+process, even after a kill.
 """
 
+import atexit
 import contextlib
+import itertools
 import os
 import pickle
 import subprocess
@@ -24,7 +28,11 @@ import threading
 
 
 class FigureProcess:
-    """One child process holding one figure.
+    """One figure, held in the training process's figure child.
+
+    All the figures of a process share one child (started by the first, kept for
+    the next: a sweep of fits or a notebook pays its imports once), which ends
+    with the training process.
 
     Args:
         make_figure: A picklable () -> figure (e.g. a `functools.partial` of
@@ -32,9 +40,49 @@ class FigureProcess:
 
     Raises:
         OSError: The child could not be started or did not answer.
+        RuntimeError: The figure could not be made (the child's error message).
     """
 
     def __init__(self, make_figure):
+        self._child = _Child.shared()
+        self._key = self._child.new_key()
+        self._child.ask(("make", self._key, make_figure))
+
+    def warm_up(self):
+        """Renders the figure once (imports and first render, off the training process)."""
+        return self._child.ask(("warm", self._key))
+
+    def draw(self, step, values, grid, **options):
+        """(png bytes, width, height) of the figure drawn at `step`."""
+        return self._child.ask(("draw", self._key, step, values, grid, options))
+
+    def close(self):
+        """Drops the figure (the child stays for the next one)."""
+        child, self._child = self._child, None
+        if child is not None and child.alive:
+            with contextlib.suppress(OSError, RuntimeError):
+                child.ask(("drop", self._key))
+
+    @property
+    def pid(self):
+        """The child's process id."""
+        return None if self._child is None else self._child.pid
+
+
+class _Child:
+    """The child process, one per training process, started on first use."""
+
+    _shared = None
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls):
+        with cls._shared_lock:
+            if cls._shared is None or not cls._shared.alive:
+                cls._shared = cls()
+            return cls._shared
+
+    def __init__(self):
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -43,31 +91,26 @@ class FigureProcess:
         env.setdefault("CUDA_VISIBLE_DEVICES", "")
         env["MPLBACKEND"] = "Agg"
         self._lock = threading.Lock()
+        self._keys = itertools.count()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "tb_fitviz.figure_process"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, env=env, close_fds=True)
-        try:
-            self._ask(("make", make_figure))
-        except RuntimeError:
-            self.close()
-            raise
+        self.pid = self._process.pid
+        atexit.register(self.close)
 
-    def warm_up(self):
-        """Renders the figure once (imports and first render, off the training process)."""
-        return self._ask(("warm",))
+    def new_key(self):
+        return next(self._keys)
 
-    def draw(self, step, values, grid, **options):
-        """(png bytes, width, height) of the figure drawn at `step`."""
-        return self._ask(("draw", step, values, grid, options))
-
-    def _ask(self, request):
+    def ask(self, request):
         with self._lock:
+            if self._process is None:
+                raise OSError("the figure process was closed")
             try:
                 pickle.dump(request, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self._process.stdin.flush()
                 status, payload = pickle.load(self._process.stdout)
             except (OSError, EOFError, pickle.UnpicklingError) as error:
-                self.close()
+                self._close_locked()
                 raise OSError(f"the figure process stopped ({error!r})") from None
         if status == "error":
             raise RuntimeError(payload)
@@ -75,10 +118,13 @@ class FigureProcess:
 
     def close(self):
         """Ends the child (it exits when its stdin closes)."""
-        process = self._process
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self):
+        process, self._process = self._process, None
         if process is None:
             return
-        self._process = None
         with contextlib.suppress(OSError):
             process.stdin.close()
         try:
@@ -94,21 +140,24 @@ class FigureProcess:
 
 
 def _serve(requests, answers):
-    figure = None
+    figures = {}
     while True:
         try:
             request = pickle.load(requests)
         except EOFError:
             return
         try:
-            if request[0] == "make":
-                figure = request[1]()
-                payload = None
-            elif request[0] == "warm":
-                figure.png()
-                payload = None
+            kind, key = request[0], request[1]
+            payload = None
+            if kind == "make":
+                figures[key] = request[2]()
+            elif kind == "warm":
+                figures[key].png()
+            elif kind == "drop":
+                figures.pop(key, None)
             else:
-                _, step, values, grid, options = request
+                _, _, step, values, grid, options = request
+                figure = figures[key]
                 figure.draw(step, values, grid, **options)
                 width, height = figure.size
                 payload = (figure.png(), width, height)

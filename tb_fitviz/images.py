@@ -140,7 +140,11 @@ class ImageOutput:
         options = {"epoch": epoch, "sample_loss": sample_loss, "batch_loss": batch_loss,
                    "epoch_ends": epoch_ends}
         if child is not None:
-            png, width, height = child.draw(step, values, grid, **options)
+            try:
+                png, width, height = child.draw(step, values, grid, **options)
+            except OSError:
+                self._process = None  # the child is gone: the next figure starts another
+                raise
             self._drawn_in_child += 1
         else:
             figure = self.figure()
