@@ -1,12 +1,13 @@
-"""Figures drawn in a child process, so that drawing never holds the training's GIL.
+"""Figures drawn in a child process, not in the training process.
 
-Matplotlib draws in Python and in C++ code that keeps the GIL. In a thread of the
-training process that is enough to slow training in wall time while costing little
-CPU: each time the training loop comes back from TensorFlow (or JAX, or torch) into
-Python it waits for the figure thread to give the GIL up (up to the interpreter's
-switch interval, 5 ms, per wait; `bench/bench_recording.py` measures it). A child
-process has its own interpreter: the training loop only pays for pickling a frame
-(tens of kilobytes) and reading back a PNG, both of which release the GIL.
+Drawn in a thread of the training process, Matplotlib shares its GIL and its
+CPU time: the GIL part turned out small (`bench/bench_figure_gil.py`: a Python
+loop beside a figure thread keeps 96 to 99% of its speed), the CPU part does
+not (the training process spends 6 to 11% more CPU time with a figure an epoch,
+`bench/bench_recording.py`). A child process has its own interpreter: the
+training process only pickles a frame (tens of kilobytes) and reads back a PNG.
+On a machine with few cores the child still takes a core from the training
+while it draws, which is why the callback's time cap counts its drawing time.
 
 The child is `python -m tb_fitviz.figure_process`, never a fork of the training
 process (forking a process that runs TensorFlow threads is unsafe) nor
