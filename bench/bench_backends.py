@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 
+import bench_recording
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,24 +45,9 @@ LABELS = {
 }
 
 
-def workload(seed=0):
-    rng = np.random.default_rng(seed)
-    x = np.linspace(0, 12, 10_000)
-    f = np.where((x >= np.pi) & (x < 3 * np.pi), np.sin(x), 0.0)
-    y = f + rng.normal(0, 0.5, x.size)
-    index = rng.permutation(x.size)[:7_500]
-    return x[index].astype("float32").reshape(-1, 1), y[index].astype("float32").reshape(-1, 1)
-
-
 def make_model(weights=None):
-    import keras
-
-    model = keras.Sequential([keras.Input((1,))] + [
-        keras.layers.Dense(200, activation="relu") for _ in range(3)] + [keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.Adagrad(0.01), loss="mse")
-    if weights is not None:
-        model.set_weights(weights)
-    return model
+    """The recording bench's sine model (`bench_recording.make_model`)."""
+    return bench_recording.make_model("sine", weights)
 
 
 def timer_callback():
@@ -144,7 +130,7 @@ def measure(epochs, repeats, backend):
     from tb_fitviz import FitVizCallback
 
     assert keras.backend.backend() == backend, keras.backend.backend()
-    x, y = workload()
+    x, y = bench_recording.sine_workload()
     weights = make_model().get_weights()
     order = np.argsort(x.ravel())
     x_sample = x.ravel()[order][np.linspace(0, len(x) - 1, 1000).round().astype(int)]

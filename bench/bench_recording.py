@@ -60,17 +60,13 @@ def sine_workload(seed=0):
 
 
 def moons_workload(seed=0, n=10_000, noise=0.1):
-    """Two interleaved half-moons, labels 0 and 1 (as the demo makes them)."""
-    rng = np.random.default_rng(seed)
-    half = n // 2
-    angle = rng.uniform(0, np.pi, n)
-    first = np.arange(n) < half
-    a = np.where(first, np.cos(angle), 1 - np.cos(angle))
-    b = np.where(first, np.sin(angle), 0.5 - np.sin(angle))
-    x = np.column_stack([a, b]) + rng.normal(0, noise, (n, 2))
-    y = (~first).astype("float32")
-    order = rng.permutation(n)
-    return x[order].astype("float32"), y[order]
+    """Two interleaved half-moons, labels 0 and 1: the demo's data (`demo/run_demo.py`)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "demo"))
+    import run_demo
+
+    x, labels = run_demo.half_moons(np.random.default_rng(seed), n, noise)
+    return x, labels.astype("float32")
 
 
 def make_model(name, weights=None):

@@ -12,23 +12,20 @@ Small and quick (about a second each): what the figure and export tests draw.
 """
 
 import os
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "demo"))
+import run_demo  # noqa: E402
 
 GRID = 30
 
 
 def half_moons(n, noise=0.1, seed=0):
-    """Two interleaved half-moons, labels 0 and 1 (as tests/test_kinds.py and the demo)."""
-    rng = np.random.default_rng(seed)
-    half = n // 2
-    angle = rng.uniform(0, np.pi, n)
-    x = np.where(np.arange(n) < half, np.cos(angle), 1 - np.cos(angle))
-    y = np.where(np.arange(n) < half, np.sin(angle), 0.5 - np.sin(angle))
-    points = np.column_stack([x, y]) + rng.normal(0, noise, (n, 2))
-    labels = (np.arange(n) >= half).astype(np.int64)
-    order = rng.permutation(n)
-    return points[order].astype("float32"), labels[order]
+    """Two interleaved half-moons, labels 0 and 1: the demo's data (`demo/run_demo.py`)."""
+    return run_demo.half_moons(np.random.default_rng(seed), n, noise)
 
 
 def blobs(n, width, seed=1):

@@ -15,6 +15,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from kind_fits import half_moons  # noqa: E402
+
 from tb_fitviz import FitVizCallback, FitVizWriter  # noqa: E402
 from tb_fitviz import summary_format as fmt  # noqa: E402
 from tb_fitviz.kind import RunKind  # noqa: E402
@@ -22,19 +24,6 @@ from tb_fitviz.plugin import reading  # noqa: E402
 from tb_fitviz.plugin.encoding import decode_frames  # noqa: E402
 
 EVERY = 4
-
-
-def half_moons(n, noise=0.1, seed=0):
-    """Two interleaved half-moons (the demo's data), labels 0 and 1."""
-    rng = np.random.default_rng(seed)
-    half = n // 2
-    angle = rng.uniform(0, np.pi, n)
-    x = np.where(np.arange(n) < half, np.cos(angle), 1 - np.cos(angle))
-    y = np.where(np.arange(n) < half, np.sin(angle), 0.5 - np.sin(angle))
-    points = np.column_stack([x, y]) + rng.normal(0, noise, (n, 2))
-    labels = (np.arange(n) >= half).astype(np.int64)
-    order = rng.permutation(n)
-    return points[order].astype("float32"), labels[order]
 
 
 def three_blobs(n, seed=1):

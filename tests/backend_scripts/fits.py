@@ -23,24 +23,16 @@ import keras  # noqa: E402
 
 from tb_fitviz import FitVizCallback  # noqa: E402
 
+# The half-moons of the demo and of the other tests (tests/kind_fits.py: stdlib and NumPy only).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from kind_fits import half_moons  # noqa: E402
+
 OUT = sys.argv[1]
 LOGS = os.path.join(OUT, "logs")
 L2 = 1e-3
 results = {}
 info = {"import_seconds": time.perf_counter() - started, "backend": keras.backend.backend(),
         "keras": keras.__version__, "runs": {}}
-
-
-def half_moons(n, noise=0.1, seed=0):
-    rng = np.random.default_rng(seed)
-    half = n // 2
-    angle = rng.uniform(0, np.pi, n)
-    x = np.where(np.arange(n) < half, np.cos(angle), 1 - np.cos(angle))
-    y = np.where(np.arange(n) < half, np.sin(angle), 0.5 - np.sin(angle))
-    points = np.column_stack([x, y]) + rng.normal(0, noise, (n, 2))
-    labels = (np.arange(n) >= half).astype(np.int64)
-    order = rng.permutation(n)
-    return points[order].astype("float32"), labels[order]
 
 
 def dense(units, seed, **options):

@@ -43,7 +43,7 @@ def logdir(tmp_path_factory):
     (twice: the same data), and one over other data with another range."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
-    from test_kinds import half_moons
+    from kind_fits import half_moons
 
     from tb_fitviz import FitVizCallback
 
