@@ -331,6 +331,7 @@ class FitVizReader:
 
         def load():
             parts = []
+            chunk_steps = []  # (event step, the chunk's frame steps) of every chunk read
             if fmt.TAG_FRAME_INFO in series:
                 tag = fmt.TAG_FRAME_INFO
                 parts.append(rows_of(tag, self._read_tensors(run, tag, series)))
@@ -344,6 +345,7 @@ class FitVizReader:
                         raise ValueError(f"{fmt.TAG_FRAME_INDEX} at step {datum.step}: expected "
                                          f"shape [{1 + fields}, k], got {list(chunk.shape)}")
                     chunks[int(chunk[0, 0])] = chunk  # a later chunk of a block wins
+                    chunk_steps.append((datum.step, chunk[0]))
                 missing = [tag for start, tag in info_blocks
                            if start not in chunks or chunks[start][0, -1] < series[tag].max_step]
                 data = self._read_tensors_of(run, missing) if missing else {}
@@ -370,6 +372,8 @@ class FitVizReader:
                 # JSON-ready copies for GET runs, made once per change of the run.
                 "steps_list": [int(step) for step in steps.tolist()],
                 "epochs_list": [_int_or_none(epoch) for epoch in info[:, 0].tolist()],
+                # Matched with the loss chunks written in the same events (`_loss_frames`).
+                "chunk_steps": chunk_steps,
             }
             return value, 3 * (steps.nbytes + info.nbytes)
 
@@ -561,20 +565,19 @@ class FitVizReader:
         blocks no chunk covers (normally the newest)."""
         index = self._index(run, tags)
         channels, points = self._layout(run, tags, "sample")
-        data = self._read_tensors_of(run, [fmt.TAG_FRAME_INDEX, fmt.TAG_LOSS_CHUNK])
-        losses = {datum.step: datum for datum in data[fmt.TAG_LOSS_CHUNK]}
+        losses = {datum.step: datum
+                  for datum in self._read_tensors(run, fmt.TAG_LOSS_CHUNK, tags)}
         parts, covered = [], {}
-        for datum in data[fmt.TAG_FRAME_INDEX]:
-            chunk = np.asarray(datum.numpy, dtype=np.float64)
-            loss = losses.get(datum.step)
-            if loss is None or chunk.ndim != 2 or not chunk.shape[1]:
+        for event_step, chunk_steps in index["chunk_steps"]:
+            loss = losses.get(event_step)
+            if loss is None:
                 continue
             values = np.asarray(loss.numpy)
-            if values.shape != (chunk.shape[1], points):
+            if values.shape != (len(chunk_steps), points):
                 continue  # another training's chunk in a reused log directory
-            parts.append((chunk[0], values))
-            first = int(chunk[0, 0])
-            covered[first] = max(covered.get(first, -math.inf), chunk[0, -1])
+            parts.append((chunk_steps, values))
+            first = int(chunk_steps[0])
+            covered[first] = max(covered.get(first, -math.inf), chunk_steps[-1])
         uncovered = [tag for tag in tags
                      if (first := fmt.series_block_start("sample", tag)) is not None
                      and covered.get(first, -math.inf) < tags[tag].max_step]
