@@ -10,89 +10,69 @@ import {clip, colorBar, cursorLine, drawAxes, note} from './common.js';
 const BAR = 64;
 
 const EXACT_UP_TO = 4096;
-const BINS = 4096;
+const SUBSAMPLE = 65536;
 
 const LOG10_2 = Math.log10(2);
 
-/**
- * log10 of each value (NaN where a value is not a positive finite number), one pass. For a
- * Float32Array (what GET lossmap gives) the logarithm is read off the float's bits: its exponent,
- * and a cubic in its mantissa (error under 0.0004 in log10, a fiftieth of one of the 256 colours
- * over five decades), several times faster than Math.log10 over a million cells.
- */
-export function logValues(values, out) {
-  const n = values.length;
-  const logs = out && out.length === n ? out : new Float32Array(n);
+// A float32's top 16 bits (sign, 8 exponent bits, 7 mantissa bits) are its "key": keys of
+// positive floats are ordered as the floats are, and a key's values span a factor of at most
+// 1 + 1/128 (0.0034 in log10, a quarter of one of 256 colours over three decades). The map is
+// coloured through a table over the 65,536 keys, so a cell costs one table look-up.
+const KEYS = 65536;
+const NEGATIVE = 0x8000;
+const EXPONENT_MAX = 255;
+// log2 of the middle of each mantissa bucket: log2(1 + (m + 0.5) / 128).
+const MANTISSA_LOG2 = Float64Array.from({length: 128}, (_, m) => Math.log2(1 + (m + 0.5) / 128));
+
+/** log10 of the middle of a key's values; NaN for keys of zero, negatives, infinities, NaN. */
+export function keyLog10(key) {
+  const exponent = (key >> 7) & EXPONENT_MAX;
+  if (key & NEGATIVE || exponent === EXPONENT_MAX || key === 0) return NaN;
+  // exponent 0: subnormals (below 1.2e-38), read as if normal: far below any colour range
+  return (exponent - 127 + MANTISSA_LOG2[key & 127]) * LOG10_2;
+}
+
+function keysOf(values) {
   if (values instanceof Float32Array && values.byteOffset % 4 === 0) {
-    const bits = new Int32Array(values.buffer, values.byteOffset, n);
-    for (let i = 0; i < n; i++) {
-      const b = bits[i];
-      const exponent = (b >> 23) & 255;
-      if (b <= 0 || exponent === 255 || exponent === 0) {
-        // <= 0, NaN, infinite, or subnormal: only the last has a logarithm
-        const v = values[i];
-        logs[i] = v > 0 && v !== Infinity ? Math.log10(v) : NaN;
-        continue;
-      }
-      const m = (b & 0x7fffff) / 8388608;
-      logs[i] = (exponent - 127 + m * (1.42086 + m * (-0.57725 + m * 0.15639))) * LOG10_2;
-    }
-    return logs;
+    return new Uint32Array(values.buffer, values.byteOffset, values.length);
   }
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    logs[i] = v > 0 && v !== Infinity ? Math.log10(v) : NaN;
-  }
-  return logs;
+  const copy = Float32Array.from(values);
+  return new Uint32Array(copy.buffer);
 }
 
 /**
  * [lo, hi] of log10 of the positive finite losses, between the 2nd and 98th percentiles: exact for
- * a few thousand values, from a 4,096-bin histogram beyond (a map has up to a million cells; a
- * sort would cost more than drawing it). `logs`: logValues(values), if at hand.
+ * a few thousand values; beyond, from a histogram of the keys of an evenly spread subsample of at
+ * most ~65,000 values (a map has up to a million cells: a sort would cost more than drawing it).
  */
-export function logRange(values, logs = logValues(values)) {
-  let count = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = 0; i < logs.length; i++) {
-    const l = logs[i];
-    if (l !== l) continue; // NaN
-    if (l < min) min = l;
-    if (l > max) max = l;
-    count++;
-  }
-  if (!count) return [-1, 0];
+export function logRange(values) {
   let lo;
   let hi;
-  if (count <= EXACT_UP_TO || max === min) {
-    const sorted = new Float64Array(count);
-    let k = 0;
-    for (let i = 0; i < logs.length; i++) if (logs[i] === logs[i]) sorted[k++] = logs[i];
-    sorted.sort();
+  if (values.length <= EXACT_UP_TO) {
+    const logs = [];
+    for (const v of values) if (v > 0 && v !== Infinity) logs.push(Math.log10(v));
+    if (!logs.length) return [-1, 0];
+    const sorted = Float64Array.from(logs).sort();
     lo = quantile(sorted, 0.02);
     hi = quantile(sorted, 0.98);
   } else {
-    // Quantiles of an evenly spread subsample of at most ~65,000 values are as good for colours.
-    const histogram = new Float64Array(BINS);
-    const scale = (BINS - 1) / (max - min);
-    const stride = Math.max(1, Math.floor(logs.length / 65536));
+    const bits = keysOf(values);
+    const histogram = new Uint32Array(KEYS);
+    const stride = Math.max(1, Math.floor(bits.length / SUBSAMPLE));
+    for (let i = 0; i < bits.length; i += stride) histogram[bits[i] >>> 16]++;
+    // only positive finite keys count: 1 .. (255 << 7) - 1
+    const last = (EXPONENT_MAX << 7) - 1;
     let counted = 0;
-    for (let i = 0; i < logs.length; i += stride) {
-      const l = logs[i];
-      if (l === l) {
-        histogram[Math.round((l - min) * scale)] += 1;
-        counted++;
-      }
-    }
+    for (let k = 1; k <= last; k++) counted += histogram[k];
+    if (!counted) return [-1, 0];
     const at = (q) => {
-      const target = q * counted;
+      const target = Math.max(1, q * counted);
       let seen = 0;
-      for (let b = 0; b < BINS; b++) {
-        seen += histogram[b];
-        if (seen >= target) return min + b / scale;
+      for (let k = 1; k <= last; k++) {
+        seen += histogram[k];
+        if (seen >= target) return keyLog10(k);
       }
-      return max;
+      return keyLog10(last);
     };
     lo = at(0.02);
     hi = at(0.98);
@@ -101,41 +81,50 @@ export function logRange(values, logs = logValues(values)) {
 }
 
 /**
- * RGBA pixels of a loss map, transposed: `values` column-major (columns x rows, as GET lossmap
- * sends it) give an image `rows` wide and `columns` high, pixel (r, c) = cell (column c, row r),
- * so that both arrays are walked in order (the view draws it turned back, see `drawMap`). Colour:
- * the heat ramp over log10(loss) in `range`; zero losses take the ramp's low end, missing cells
- * are transparent. `logs`: logValues(values), if at hand.
+ * The colour of every key, as RGBA pixels in one 32-bit word each (the platform's byte order, as
+ * an ImageData's buffer is read): the heat ramp over log10(loss) in `range`; zero takes the
+ * ramp's low end, negatives, NaN and infinities are transparent.
  */
-export function lossMapImage(values, range, scale, out, logs = logValues(values)) {
+export function keyColors(range, scale) {
   const [lo, hi] = range;
   const {lut, size} = scale;
   const k = (size - 1) / (hi - lo);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    const o = 4 * i;
-    if (!(v >= 0) || v === Infinity) {
-      out[o + 3] = 0;
-      continue;
-    }
-    let j = v > 0 ? Math.round((logs[i] - lo) * k) : 0;
-    j = j < 0 ? 0 : j >= size ? size - 1 : j;
-    out[o] = lut[3 * j];
-    out[o + 1] = lut[3 * j + 1];
-    out[o + 2] = lut[3 * j + 2];
-    out[o + 3] = 255;
+  const rgba = new Uint32Array(size + 1); // the last: transparent
+  const bytes = new Uint8ClampedArray(rgba.buffer);
+  for (let j = 0; j < size; j++) {
+    bytes.set([lut[3 * j], lut[3 * j + 1], lut[3 * j + 2], 255], 4 * j);
   }
+  const table = new Uint32Array(KEYS).fill(rgba[size]);
+  for (let key = 0; key < NEGATIVE; key++) {
+    if (key >> 7 === EXPONENT_MAX) break; // infinities and NaN, and above: the negatives
+    let j = key === 0 ? 0 : Math.round((keyLog10(key) - lo) * k);
+    j = j < 0 ? 0 : j >= size ? size - 1 : j;
+    table[key] = rgba[j];
+  }
+  table[NEGATIVE] = table[0]; // -0
+  return table;
+}
+
+/**
+ * RGBA pixels of a loss map, transposed: `values` column-major (columns x rows, as GET lossmap
+ * sends it) give an image `rows` wide and `columns` high, pixel (r, c) = cell (column c, row r),
+ * so that both arrays are walked in order (the view draws it turned back, see `drawMap`). Colour:
+ * `keyColors(range, scale)`. `out`: a Uint8ClampedArray of 4 bytes a cell (an ImageData's data).
+ */
+export function lossMapImage(values, range, scale, out, table = keyColors(range, scale)) {
+  const bits = keysOf(values);
+  const pixels = new Uint32Array(out.buffer, out.byteOffset, bits.length);
+  for (let i = 0; i < bits.length; i++) pixels[i] = table[bits[i] >>> 16];
   return out;
 }
 
 /** The map's image (transposed: rows wide, columns high) on a canvas of its own, and its range. */
 export function mapImage(map, env) {
-  const logs = logValues(map.values);
-  const range = logRange(map.values, logs);
+  const range = logRange(map.values);
   const canvas = env.makeCanvas(map.sampleSize, map.count);
   const context = canvas.getContext('2d');
   const image = context.createImageData(map.sampleSize, map.count);
-  lossMapImage(map.values, range, env.theme.heatRamp, image.data, logs);
+  lossMapImage(map.values, range, env.theme.heatRamp, image.data);
   context.putImageData(image, 0, 0);
   return {canvas, range, mode: env.theme.mode};
 }

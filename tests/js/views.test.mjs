@@ -9,7 +9,7 @@ import {confusionCounts, predictedClass, runKind, trueClassProbability} from '..
 import {quantile, robustExtent} from '../../frontend/scales.js';
 import {makeTheme} from '../../frontend/theme.js';
 import {lossDomain} from '../../frontend/views/losscharts.js';
-import {logRange, logValues, lossMapImage} from '../../frontend/views/lossmap.js';
+import {keyLog10, logRange, lossMapImage} from '../../frontend/views/lossmap.js';
 import {gridImage, shades} from '../../frontend/views/surface.js';
 import {viewChoices, viewFor, VIEWS} from '../../frontend/views/registry.js';
 import {bandOf} from '../../frontend/views/curve.js';
@@ -185,12 +185,22 @@ test('loss map range: the histogram of a big map agrees with the exact quantiles
   assert.ok(Math.abs(hi - (-3 + 5 * 0.98)) < 0.01, String(hi));
 });
 
-test('loss map logarithms read off the float bits agree with Math.log10', () => {
-  const values = Float32Array.from([1e-30, 1e-7, 0.5, 1, 3, 1e5, 0, -1, NaN, Infinity, 1e-42]);
-  const logs = logValues(values);
+test('loss map colours by the top 16 bits of the float: within a sixth of a colour of Math.log10', () => {
+  const values = Float32Array.from([1e-30, 1e-7, 0.5, 1, 3, 1e5, 3.4e38, 0, -0, -1, NaN, Infinity, -Infinity, 1e-42]);
+  const keys = new Uint32Array(values.buffer);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (v > 0 && v !== Infinity) assert.ok(Math.abs(logs[i] - Math.log10(v)) < 0.0005, `${v}: ${logs[i]}`);
-    else assert.ok(Number.isNaN(logs[i]));
+    const log = keyLog10(keys[i] >>> 16);
+    if (v > 0 && v !== Infinity && v > 1e-38) assert.ok(Math.abs(log - Math.log10(v)) < 0.0018, `${v}: ${log}`);
+    else if (!(v > 0) || v === Infinity) assert.ok(Number.isNaN(log), `${v}: ${log}`);
   }
+  // zero (either sign) and subnormals take the ramp's low end; negatives, NaN, infinities are clear
+  const heat = ramp(['#000000', '#ffffff'], 256);
+  const out = lossMapImage(values, [-2, 2], heat, new Uint8ClampedArray(4 * values.length));
+  const pixel = (i) => [...out.slice(4 * i, 4 * i + 4)];
+  for (const i of [0, 1, 7, 8, 13]) assert.deepEqual(pixel(i), [0, 0, 0, 255], String(values[i]));
+  for (const i of [5, 6]) assert.deepEqual(pixel(i), [255, 255, 255, 255], String(values[i]));
+  for (const i of [9, 10, 11, 12]) assert.equal(pixel(i)[3], 0, String(values[i]));
+  // 3 = 10^0.477: colour round(255 * 2.477 / 4) = 158
+  assert.ok(Math.abs(pixel(4)[0] - 158) <= 1, String(pixel(4)));
 });
