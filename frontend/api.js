@@ -26,19 +26,22 @@ async function check(response, what) {
   return response;
 }
 
-async function getJSON(path, params) {
-  const response = await check(await fetch(url(path, params), {cache: 'no-store'}), path);
+async function getJSON(path, params, started = null) {
+  const response = await check(await (started || fetch(url(path, params), {cache: 'no-store'})), path);
   return response.json();
 }
 
-/** GET config: the stored format's declarations (frame info fields) and the view defaults. */
-export function fetchConfig() {
-  return getJSON('config');
+/**
+ * GET config: the stored format's declarations (frame info fields) and the view defaults.
+ * `started`: the fetch of this very URL, if begun already (index.js starts it early).
+ */
+export function fetchConfig(started = null) {
+  return getJSON('config', undefined, started);
 }
 
-/** GET runs: every run with FitViz data, sorted by name. */
-export function fetchRuns() {
-  return getJSON('runs');
+/** GET runs: every run with FitViz data, sorted by name. `started`: as for fetchConfig. */
+export function fetchRuns(started = null) {
+  return getJSON('runs', undefined, started);
 }
 
 /** GET static: sample, scatter and validation points of a run. */

@@ -53,12 +53,23 @@ export class FitVizApp {
 
   // -- start-up ---------------------------------------------------------------------------
 
-  async start() {
+  /** `early`: {runs, config}, the fetches of those two routes if begun already (index.js). */
+  async start(early = null) {
     performance.mark('fitviz-render');
-    const runsPromise = fetchRuns();
+    const runsPromise = fetchRuns(early && early.runs);
     runsPromise.catch(() => {}); // reported below, once the page exists
+    // The host's URL data is asked for first too: its answer is the last thing the first frame
+    // waits for. A reload announced before the page exists is moot (the runs are being read).
+    const reload = () => {
+      if (this.ui) this.reload();
+      return null;
+    };
+    this.host = connectHost({[MESSAGES.DATA_RELOADED]: reload, [MESSAGES.RUNS_CHANGED]: reload});
+    const urlData = this.host.connected
+      ? this.host.send(MESSAGES.GET_URL_DATA, {pluginName: 'fitviz'}, 1500).catch(() => null)
+      : Promise.resolve(null);
     try {
-      this.config = await fetchConfig();
+      this.config = await fetchConfig(early && early.config);
     } catch (error) {
       document.body.textContent = `FitViz could not load its configuration: ${error.message}`;
       return;
@@ -77,19 +88,6 @@ export class FitVizApp {
       this.invalidate();
     });
     syncControls(this.ui, this.state);
-    this.host = connectHost({
-      [MESSAGES.DATA_RELOADED]: () => {
-        this.reload();
-        return null;
-      },
-      [MESSAGES.RUNS_CHANGED]: () => {
-        this.reload();
-        return null;
-      },
-    });
-    const urlData = this.host.connected
-      ? this.host.send(MESSAGES.GET_URL_DATA, {pluginName: 'fitviz'}, 1500).catch(() => null)
-      : Promise.resolve(null);
     let runs;
     try {
       [runs] = await Promise.all([runsPromise, urlData.then((data) => {

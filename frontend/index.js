@@ -1,19 +1,44 @@
 // The FitViz tab. TensorBoard loads this ES module in the plugin's iframe and calls render().
 // The application is in app.js; this module starts it and gives tests and the benchmark a handle
 // (window.__fitviz).
+//
+// Loading: there is no build step, so the browser learns a module's imports only once it has
+// fetched and parsed that module, and the tab's import chain is five modules deep. This module
+// therefore has no static import: as soon as it runs it starts the two requests every open needs
+// (GET runs and GET config) and imports every module of the tab at once (MODULES, checked against
+// the folder by tests/js/loading.test.mjs), so that all are fetched in parallel.
 
-import {FitVizApp} from './app.js';
-import {drawMap, mapImage} from './views/lossmap.js';
+export const MODULES = [
+  './api.js', './app.js', './colors.js', './decode.js', './export.js', './frames.js',
+  './groups.js', './host.js', './input.js', './kind.js', './layout.js', './loading.js',
+  './page.js', './playback.js', './scales.js', './smoothing.js', './state.js', './theme.js',
+  './views/common.js', './views/curve.js', './views/losscharts.js', './views/lossmap.js',
+  './views/predtrue.js', './views/registry.js', './views/surface.js', './views/trueclass.js',
+];
+
+let early = null;
+if (typeof window !== 'undefined' && typeof fetch === 'function') {
+  // The same URLs as api.js builds (both modules are in this folder); handed to it in render().
+  const get = (path) => fetch(new URL(path, import.meta.url), {cache: 'no-store'});
+  early = {runs: get('runs'), config: get('config')};
+  for (const request of Object.values(early)) request.catch(() => {}); // reported by the app
+}
+const modules = typeof window !== 'undefined'
+  ? Promise.all(MODULES.map((path) => import(path))) : null;
 
 /** Entry point called by TensorBoard's plugin_entry.html. */
 export async function render() {
-  const app = new FitVizApp(document.body);
-  window.__fitviz = handle(app);
-  await app.start();
+  const loaded = await modules;
+  const module = (path) => loaded[MODULES.indexOf(path)];
+  const requests = early;
+  early = null; // a second render (if any) asks anew
+  const app = new (module('./app.js').FitVizApp)(document.body);
+  window.__fitviz = handle(app, module('./views/lossmap.js'));
+  await app.start(requests);
 }
 
 /** What tests and the benchmark may read and do. */
-function handle(app) {
+function handle(app, {drawMap, mapImage}) {
   return {
     get state() {
       return {...app.state};
