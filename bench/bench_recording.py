@@ -24,8 +24,12 @@ Variants, each on a fresh model with the same initial weights:
          points and a Matplotlib redraw (new artists, Agg canvas) after every
          batch; run on one epoch only and scaled per batch (it is ~50x slower)
 
-Repeats are interleaved (plain, a, a+i, b, c, d, plain, ...) so that noise on
-a shared machine hits all variants alike; the medians are reported. Each time
+Repeats are interleaved (plain, a, a+i, b, c, plain again, d, plain, ...) so
+that noise on a shared machine hits all variants alike; the medians are
+reported, and for the targets also the ratio within each repeat (a variant over
+the plain fit, or (a) over (b), of the same repeat): its median and range. The
+plain fit run twice a repeat (A/A) shows how far two identical runs differ
+here. Each time
 runs from the end of the first batch to the end of `fit` (on_train_end of
 every callback included), so one-time costs (tracing the train step and the
 forward pass, writing the static data) are left out and the ratios are per
@@ -184,6 +188,7 @@ LABELS = {
     "b": "(b) compiled forward pass only",
     "c": "(c) default settings",
     "d": "(d) original: predict + redraw (1 epoch)",
+    "aa": "plain fit again (A/A: the noise)",
 }
 DESCRIPTIONS = {
     "sine": "piecewise sine, 7,500 training points, 3 x Dense(200) -> Dense(1), Adagrad 0.01, "
@@ -226,6 +231,7 @@ def bench_workload(name, epochs, repeats, skip_original, logs):
         "a+t": lambda: in_thread(fitviz(every=1)),
         "b": lambda: forward_only_callback(points.astype("float32")),
         "c": lambda: fitviz(),
+        "aa": lambda: None,
     }
     if name == "sine" and not skip_original:
         x_sample = points.astype("float32")
@@ -273,13 +279,23 @@ def report(name, epochs, repeats, times, cpu_times, frames, point_count):
         print(f"{label:40s}{median * 1e3:7.2f} ms/batch  {ratios[variant]:5.2f}x   "
               f"{median_cpu * 1e3:7.2f} ms/batch  {cpu_ratios[variant]:5.2f}x")
     print(f"{name}: (a) / (b) = {ratios['a'] / ratios['b']:.3f} wall, "
-          f"{cpu_ratios['a'] / cpu_ratios['b']:.3f} CPU  (target <= 1.10)")
+          f"{cpu_ratios['a'] / cpu_ratios['b']:.3f} CPU  (target <= 1.10); "
+          f"within a repeat: wall {paired(times, 'a', 'b')}, CPU {paired(cpu_times, 'a', 'b')}")
     print(f"{name}: (a+i) / (a) = {ratios['a+i'] / ratios['a']:.3f} wall, "
           f"{cpu_ratios['a+i'] / cpu_ratios['a']:.3f} CPU  (what a figure an epoch costs)")
     print(f"{name}: (a+t) / (a) = {ratios['a+t'] / ratios['a']:.3f} wall, "
           f"{cpu_ratios['a+t'] / cpu_ratios['a']:.3f} CPU  (the same figures in a thread)")
     print(f"{name}: (c) = {ratios['c']:.3f}x plain wall, {cpu_ratios['c']:.3f}x CPU  "
-          f"(target <= 1.10); frames recorded by (c): {frames}")
+          f"(target <= 1.10); within a repeat: wall {paired(times, 'c', 'plain')}, CPU "
+          f"{paired(cpu_times, 'c', 'plain')}; frames recorded by (c): {frames}")
+    print(f"{name}: A/A, plain again / plain: wall {paired(times, 'aa', 'plain')}, CPU "
+          f"{paired(cpu_times, 'aa', 'plain')}  (how much two identical runs differ)")
+
+
+def paired(times, variant, base):
+    """'median [min - max]' of variant / base within each repeat."""
+    ratios = sorted(v / b for v, b in zip(times[variant], times[base]))
+    return f"{statistics.median(ratios):.3f} [{ratios[0]:.2f}-{ratios[-1]:.2f}]"
 
 
 def main(argv=None):

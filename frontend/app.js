@@ -7,7 +7,6 @@
 
 import {assetURL, fetchConfig, fetchRuns} from './api.js';
 import {configureInfoFields} from './decode.js';
-import {exportPNG, exportWebM} from './export.js';
 import {frameIndexAtStep, unionSteps} from './frames.js';
 import {axesKey, groupRuns, pointsKey} from './groups.js';
 import {connectHost, MESSAGES} from './host.js';
@@ -489,12 +488,13 @@ export class FitVizApp {
       : `step ${step} (${this.player.position + 1}/${total})`;
   }
 
-  exportPNG() {
-    return exportPNG(this);
+  // export.js is loaded on the first export: the first frame does not wait for it.
+  async exportPNG() {
+    return (await import('./export.js')).exportPNG(this);
   }
 
-  exportWebM() {
-    return exportWebM(this);
+  async exportWebM() {
+    return (await import('./export.js')).exportWebM(this);
   }
 }
 

@@ -6,15 +6,19 @@
 // fetched and parsed that module, and the tab's import chain is five modules deep. This module
 // therefore has no static import: as soon as it runs it starts the two requests every open needs
 // (GET runs and GET config) and imports every module of the tab at once (MODULES, checked against
-// the folder by tests/js/loading.test.mjs), so that all are fetched in parallel.
+// the folder by tests/js/loading.test.mjs), so that all are fetched in parallel. Modules that the
+// first frame does not need are loaded when first used (LATER).
 
 export const MODULES = [
-  './api.js', './app.js', './colors.js', './decode.js', './export.js', './frames.js',
+  './api.js', './app.js', './colors.js', './decode.js', './frames.js',
   './groups.js', './host.js', './input.js', './kind.js', './layout.js', './loading.js',
   './page.js', './playback.js', './scales.js', './smoothing.js', './state.js', './theme.js',
   './views/common.js', './views/curve.js', './views/losscharts.js', './views/lossmap.js',
   './views/predtrue.js', './views/registry.js', './views/surface.js', './views/trueclass.js',
 ];
+
+/** Loaded on first use: export.js (PNG and WebM export). */
+export const LATER = ['./export.js'];
 
 let early = null;
 if (typeof window !== 'undefined' && typeof fetch === 'function') {

@@ -8,7 +8,7 @@ import {join, relative} from 'node:path';
 import {test} from 'node:test';
 import {fileURLToPath} from 'node:url';
 
-import {MODULES} from '../../frontend/index.js';
+import {LATER, MODULES} from '../../frontend/index.js';
 
 const FRONTEND = fileURLToPath(new URL('../../frontend/', import.meta.url));
 
@@ -20,10 +20,18 @@ function modulesIn(dir) {
   });
 }
 
-test('index.js lists every module of the frontend folder, and only those', () => {
+test('index.js lists every module of the frontend folder (at start or later), and only those', () => {
   const files = modulesIn(FRONTEND).filter((path) => path !== './index.js').sort();
-  assert.deepEqual([...MODULES].sort(), files);
-  assert.equal(new Set(MODULES).size, MODULES.length);
+  assert.deepEqual([...MODULES, ...LATER].sort(), files);
+  assert.equal(new Set([...MODULES, ...LATER]).size, MODULES.length + LATER.length);
+  // a module loaded later is imported by no module loaded at start (else it would load at start)
+  for (const path of MODULES) {
+    const source = readFileSync(join(FRONTEND, path), 'utf8');
+    for (const later of LATER) {
+      const name = later.split('/').pop();
+      assert.equal(new RegExp(`^import[^;]*${name.replace('.', '\\.')}'`, 'm').test(source), false, `${path} imports ${later}`);
+    }
+  }
 });
 
 test('index.js has no static import: its early requests start before the modules load', () => {
