@@ -76,6 +76,24 @@ def test_child_draws_the_figure_the_writer_would_draw(tmp_path):
     assert np.mean(np.all(stored[left] == drawn[left], axis=-1)) > 0.98
 
 
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="Unix process priorities")
+def test_figure_process_runs_at_the_lowest_cpu_priority(tmp_path):
+    """Figures take only the CPU time that training leaves (nice 19, whatever ours is)."""
+    from tb_fitviz.figure_process import NICENESS
+
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    x = np.linspace(0, 1, 100)
+    with FitVizWriter(str(tmp_path / "nice"), x, x, images=1) as writer:
+        record(writer, x, range(1, 3))
+        writer.wait_for_images()
+        children = figure_processes(os.getpid())
+        assert children
+        assert NICENESS == 19
+        for pid in children:
+            assert os.getpriority(os.PRIO_PROCESS, pid) == 19
+    assert os.getpriority(os.PRIO_PROCESS, 0) == ours, "the training process keeps its priority"
+
+
 def test_every_writer_of_a_process_shares_one_figure_process(tmp_path):
     """A sweep of fits pays the child's imports once: one child, whatever the writers."""
     x = np.linspace(0, 1, 100)
