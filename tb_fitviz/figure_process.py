@@ -28,7 +28,6 @@ import subprocess
 import sys
 import threading
 
-
 NICENESS = 19  # the child's: the lowest priority (Unix)
 
 
