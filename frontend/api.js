@@ -45,8 +45,15 @@ export function fetchRuns(started = null) {
 }
 
 /** GET static: sample, scatter and validation points of a run. */
-export function fetchStatic(run) {
-  return getJSON('static', {run});
+export async function fetchStatic(run) {
+  const data = await getJSON('static', {run});
+  for (const name of ['sample', 'scatter', 'validation']) {
+    const points = data[name];
+    // The first feature and target under short names, for the one-feature views (the route
+    // sends each list once).
+    if (points) Object.assign(points, {x: points.features[0], y: points.targets[0]});
+  }
+  return data;
 }
 
 /** GET scalars: loss histories of a run (nulls for non-finite values). */

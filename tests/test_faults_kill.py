@@ -96,7 +96,7 @@ def test_tensorboard_serves_every_frame_recorded_before_the_kill(killed_run, loa
         assert np.isfinite(values).all()
         # Per-point loss stored with each frame is the squared error of its prediction.
         static = url.get_json(f"{support.PLUGIN}/static?run={RUN}")
-        y = np.asarray(static["sample"]["y"], dtype=np.float32)
+        y = np.asarray(static["sample"]["targets"][0], dtype=np.float32)
         np.testing.assert_allclose(values[:, 1], (values[:, 0] - y) ** 2, rtol=1e-4, atol=1e-6)
         scalars = url.get_json(f"{support.PLUGIN}/scalars?run={RUN}")
         # Batch losses are flushed with the next frame: every batch up to the last frame.

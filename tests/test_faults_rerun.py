@@ -65,7 +65,7 @@ def test_rerun_is_served_consistently(server, run):
     else:
         assert served.astype(int).tolist() == steps
     static = server.get_json(f"{support.PLUGIN}/static?run={run}")
-    assert values.shape[2] == len(static["sample"]["x"])
+    assert values.shape[2] == len(static["sample"]["features"][0])
     # The frames of the last training are served (each frame holds offset + step).
     if len(steps) > 1:
         assert (values[1:, 0] == 1000 + served[1:, None]).all()
@@ -75,4 +75,4 @@ def test_rerun_is_served_consistently(server, run):
 def test_rerun_with_another_sample_lists_the_new_sample_size(server):
     entry = support.runs_by_name(server)["other-sample"]
     static = server.get_json(f"{support.PLUGIN}/static?run=other-sample")
-    assert entry["sample_size"] == len(static["sample"]["x"]) == 40
+    assert entry["sample_size"] == len(static["sample"]["features"][0]) == 40

@@ -198,13 +198,13 @@ def test_static_returns_the_point_sets(client, logdir):
     assert static["run"] == "alpha"
     assert static["settings"]["title"] == "alpha"
     sample_x, sample_y = expected["sample"]
-    np.testing.assert_array_equal(np.float32(static["sample"]["x"]), sample_x.astype(np.float32))
-    np.testing.assert_array_equal(np.float32(static["sample"]["y"]), sample_y.astype(np.float32))
-    assert np.all(np.diff(static["sample"]["x"]) >= 0)
-    assert len(static["scatter"]["x"]) == len(static["scatter"]["y"]) == 100
+    np.testing.assert_array_equal(np.float32(static["sample"]["features"][0]), sample_x.astype(np.float32))
+    np.testing.assert_array_equal(np.float32(static["sample"]["targets"][0]), sample_y.astype(np.float32))
+    assert np.all(np.diff(static["sample"]["features"][0]) >= 0)
+    assert len(static["scatter"]["features"][0]) == len(static["scatter"]["targets"][0]) == 100
     val_x, val_y = expected["validation"]
-    np.testing.assert_array_equal(np.float32(static["validation"]["x"]), val_x.astype(np.float32))
-    np.testing.assert_array_equal(np.float32(static["validation"]["y"]), val_y.astype(np.float32))
+    np.testing.assert_array_equal(np.float32(static["validation"]["features"][0]), val_x.astype(np.float32))
+    np.testing.assert_array_equal(np.float32(static["validation"]["targets"][0]), val_y.astype(np.float32))
     assert get_json(client, "static?run=beta")["validation"] is None
 
 
@@ -531,10 +531,10 @@ def test_a_keras_fit_recorded_by_the_callback_is_served(tmp_path):
     assert steps.tolist() == run["steps"]
     # The last frame is the trained model's prediction on the sample.
     static = get_json(app, "static?run=keras-sgd")
-    sample_x = np.float32(static["sample"]["x"])
+    sample_x = np.float32(static["sample"]["features"][0])
     final = model.predict(sample_x.reshape(-1, 1), verbose=0).reshape(-1)
     np.testing.assert_allclose(values[-1, 0], final, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(values[-1, 1], (final - np.float32(static["sample"]["y"])) ** 2,
+    np.testing.assert_allclose(values[-1, 1], (final - np.float32(static["sample"]["targets"][0])) ** 2,
                                rtol=1e-4, atol=1e-6)
     scalars = get_json(app, "scalars?run=keras-sgd")
     assert scalars["batch_loss"]["steps"] == list(range(1, 17))

@@ -124,7 +124,7 @@ def test_every_batch_loss_of_a_20000_batch_run(server):
 
 def test_static_and_errors(server):
     static = server.get_json(PREFIX + "static?run=beta")
-    assert len(static["sample"]["x"]) == 10 and static["validation"] is None
+    assert len(static["sample"]["features"][0]) == 10 and static["validation"] is None
     status, headers, body = server.get(PREFIX + "frames?run=alpha&stride=zero")
     assert status == 400 and b"stride" in body
     assert headers["Content-Type"].startswith("text/plain")

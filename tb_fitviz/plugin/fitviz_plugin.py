@@ -135,8 +135,7 @@ class FitVizPlugin(base_plugin.TBPlugin):
                 return None
             features = [_json_list(row) for row in rows[:width]]
             targets = [_json_list(row) for row in rows[width:]]
-            return {"features": features, "targets": targets,
-                    "x": features[0], "y": targets[0]}
+            return {"features": features, "targets": targets}
 
         body = {
             "run": run,
