@@ -198,13 +198,14 @@ def test_static_returns_the_point_sets(client, logdir):
     assert static["run"] == "alpha"
     assert static["settings"]["title"] == "alpha"
     sample_x, sample_y = expected["sample"]
-    np.testing.assert_array_equal(np.float32(static["sample"]["features"][0]), sample_x.astype(np.float32))
-    np.testing.assert_array_equal(np.float32(static["sample"]["targets"][0]), sample_y.astype(np.float32))
+    sample, validation = static["sample"], static["validation"]
+    np.testing.assert_array_equal(np.float32(sample["features"][0]), sample_x.astype(np.float32))
+    np.testing.assert_array_equal(np.float32(sample["targets"][0]), sample_y.astype(np.float32))
     assert np.all(np.diff(static["sample"]["features"][0]) >= 0)
     assert len(static["scatter"]["features"][0]) == len(static["scatter"]["targets"][0]) == 100
     val_x, val_y = expected["validation"]
-    np.testing.assert_array_equal(np.float32(static["validation"]["features"][0]), val_x.astype(np.float32))
-    np.testing.assert_array_equal(np.float32(static["validation"]["targets"][0]), val_y.astype(np.float32))
+    np.testing.assert_array_equal(np.float32(validation["features"][0]), val_x.astype(np.float32))
+    np.testing.assert_array_equal(np.float32(validation["targets"][0]), val_y.astype(np.float32))
     assert get_json(client, "static?run=beta")["validation"] is None
 
 
@@ -534,7 +535,8 @@ def test_a_keras_fit_recorded_by_the_callback_is_served(tmp_path):
     sample_x = np.float32(static["sample"]["features"][0])
     final = model.predict(sample_x.reshape(-1, 1), verbose=0).reshape(-1)
     np.testing.assert_allclose(values[-1, 0], final, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(values[-1, 1], (final - np.float32(static["sample"]["targets"][0])) ** 2,
+    sample_y = np.float32(static["sample"]["targets"][0])
+    np.testing.assert_allclose(values[-1, 1], (final - sample_y) ** 2,
                                rtol=1e-4, atol=1e-6)
     scalars = get_json(app, "scalars?run=keras-sgd")
     assert scalars["batch_loss"]["steps"] == list(range(1, 17))

@@ -115,7 +115,8 @@ def test_band_and_scatter_are_drawn(server, open_page):
     _wait_shown(page, [FAST, SLOW])
     panel = page.panels()[1]  # the slow run: a wide band around a poor fit
     static = get_json(server, f"/data/plugin/fitviz/static?run={SLOW}")
-    px, py = data_to_pixels(panel, static["scatter"]["features"][0], static["scatter"]["targets"][0])
+    scatter = static["scatter"]
+    px, py = data_to_pixels(panel, scatter["features"][0], scatter["targets"][0])
     patches = page.pixel_patches([(float(a), float(b)) for a, b in zip(px[::15], py[::15])], 0)
     # Grey scatter dots (possibly under the band): neither white nor missing.
     greyish = [p[0] for p in patches if abs(p[0][0] - p[0][1]) < 40 and p[0][0] < 235]
