@@ -22,7 +22,7 @@ import {applyCss, makeTheme, prefersDark, watchDarkMode} from './theme.js';
 import {chartDomains, drawChartsFrame, drawChartsStatic, prepareCharts} from './views/losscharts.js';
 import {curveView} from './views/curve.js';
 import {flowLegend, fitText, note, stepText as drawStepText} from './views/common.js';
-import {viewFor} from './views/registry.js';
+import {onViewLoaded, viewFor} from './views/registry.js';
 
 const STORAGE_KEY = 'tb-fitviz:state:v1';
 
@@ -55,6 +55,12 @@ export class FitVizApp {
   /** `early`: {runs, config}, the fetches of those two routes if begun already (index.js). */
   async start(early = null) {
     performance.mark('fitviz-render');
+    // A view chosen in the menu may load after the choice (views/registry.js): drawn on arrival.
+    onViewLoaded(() => {
+      if (!this.ui) return;
+      this.invalidate();
+      this.player.prefetch();
+    });
     const runsPromise = fetchRuns(early && early.runs);
     runsPromise.catch(() => {}); // reported below, once the page exists
     // The host's URL data is asked for first too: its answer is the last thing the first frame

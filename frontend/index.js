@@ -13,12 +13,15 @@ export const MODULES = [
   './api.js', './app.js', './colors.js', './decode.js', './frames.js',
   './groups.js', './host.js', './input.js', './kind.js', './layout.js', './loading.js',
   './page.js', './playback.js', './scales.js', './smoothing.js', './state.js', './theme.js',
-  './views/common.js', './views/curve.js', './views/losscharts.js', './views/lossmap.js',
-  './views/predtrue.js', './views/registry.js', './views/surface.js', './views/trueclass.js',
+  './views/common.js', './views/curve.js', './views/losscharts.js', './views/registry.js',
 ];
 
-/** Loaded on first use: export.js (PNG and WebM export). */
-export const LATER = ['./export.js'];
+/**
+ * Loaded on first use: export.js (PNG and WebM export), and the views other than the curve (when
+ * a run shown needs one: views/registry.js).
+ */
+export const LATER = ['./export.js', './views/lossmap.js', './views/predtrue.js', './views/surface.js',
+  './views/trueclass.js'];
 
 let early = null;
 if (typeof window !== 'undefined' && typeof fetch === 'function') {
@@ -37,12 +40,12 @@ export async function render() {
   const requests = early;
   early = null; // a second render (if any) asks anew
   const app = new (module('./app.js').FitVizApp)(document.body);
-  window.__fitviz = handle(app, module('./views/lossmap.js'));
+  window.__fitviz = handle(app);
   await app.start(requests);
 }
 
 /** What tests and the benchmark may read and do. */
-function handle(app, {drawMap, mapImage}) {
+function handle(app) {
   return {
     get state() {
       return {...app.state};
@@ -102,7 +105,8 @@ function handle(app, {drawMap, mapImage}) {
      * Milliseconds of drawing each loss map as when it arrives: its image (log range, colours)
      * made and drawn into its box on a canvas of the page's size, rasterised (1-pixel readback).
      */
-    timeLossMapImages: (count) => {
+    timeLossMapImages: async (count) => {
+      const {drawMap, mapImage} = await import('./views/lossmap.js');
       const times = [];
       const layer = document.createElement('canvas');
       layer.width = app.ui.canvas.width;

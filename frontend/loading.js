@@ -6,6 +6,7 @@
 import {fetchFrames, fetchLossMap, fetchScalars, fetchStatic} from './api.js';
 import {FrameStore} from './frames.js';
 import {runKind} from './kind.js';
+import {loadViews, neededViews} from './views/registry.js';
 
 /** A run's data entry, made on first need: {info, kind, store, gridStore, staticData, scalars, lossMaps}. */
 export function runEntry(app, run, {staticToo = false, scalarsToo = true} = {}) {
@@ -35,9 +36,12 @@ export function runEntry(app, run, {staticToo = false, scalarsToo = true} = {}) 
     staticToo = true;
   }
   if (staticToo) {
-    entry.staticPromise = fetchStatic(run).then((data) => {
+    entry.staticPromise = fetchStatic(run).then(async (data) => {
+      const kind = runKind(data.settings);
+      // Its view's module first (views other than the curve load on demand: registry.js).
+      await loadViews(neededViews(kind, app.state.view));
       entry.staticData = data;
-      entry.kind = runKind(data.settings);
+      entry.kind = kind;
       app.invalidate();
       app.player.prefetch(); // the view is known now: the series it draws (a grid, say)
     }, (error) => {

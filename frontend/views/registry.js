@@ -12,37 +12,89 @@
 //
 // A run's settings list its views, main view first (tb_fitviz.kind). A new view is its module,
 // a line here, and its tests.
+//
+// The curve is loaded with the tab; the other views when a run shown needs one (loading.js waits
+// for a run's main view, and the chosen one, before drawing it): a 1-D run's first frame does not
+// wait for their modules. The menu lists views by id and label, loaded or not.
 
 import {curveView} from './curve.js';
-import {lossMapView} from './lossmap.js';
-import {predTrueView} from './predtrue.js';
-import {surfaceView} from './surface.js';
-import {trueClassView} from './trueclass.js';
 
-export const VIEWS = [curveView, surfaceView, predTrueView, trueClassView, lossMapView];
+const ENTRIES = [
+  {id: 'curve', label: curveView.label, load: async () => curveView},
+  {id: 'surface', label: 'Surface over two features',
+    load: async () => (await import('./surface.js')).surfaceView},
+  {id: 'pred_true', label: 'Predicted vs. true',
+    load: async () => (await import('./predtrue.js')).predTrueView},
+  {id: 'true_class', label: 'True-class probability and confusion',
+    load: async () => (await import('./trueclass.js')).trueClassView},
+  {id: 'loss_map', label: 'Where the loss sits',
+    load: async () => (await import('./lossmap.js')).lossMapView},
+];
 
-const BY_ID = new Map(VIEWS.map((view) => [view.id, view]));
+const BY_ID = new Map(ENTRIES.map((entry) => [entry.id, entry]));
+const loaded = new Map([['curve', curveView]]);
+const loading = new Map();
+let onLoad = null;
+
+/** Every view's {id, label}, in registry order (the view menu's order). */
+export const VIEW_IDS = ENTRIES.map(({id, label}) => ({id, label}));
+
+/** Calls `listener()` whenever a view finishes loading (the app redraws). */
+export function onViewLoaded(listener) {
+  onLoad = listener;
+}
+
+/** Loads the views `ids` (unknown ids are skipped); resolves to them, in registry order. */
+export async function loadViews(ids) {
+  const wanted = ENTRIES.filter((entry) => ids.includes(entry.id));
+  await Promise.all(wanted.map((entry) => {
+    if (loaded.has(entry.id)) return null;
+    if (!loading.has(entry.id)) {
+      loading.set(entry.id, entry.load().then((view) => {
+        loaded.set(entry.id, view);
+        if (onLoad) onLoad(view);
+        return view;
+      }).finally(() => loading.delete(entry.id)));
+    }
+    return loading.get(entry.id);
+  }));
+  return wanted.map((entry) => loaded.get(entry.id));
+}
+
+/** The views a run needs before it is drawn: its main view, and `wanted` if it has it. */
+export function neededViews(kind, wanted = 'main') {
+  const known = kind.views.filter((id) => BY_ID.has(id));
+  const ids = [known[0] || fallbackId(kind)];
+  if (wanted !== 'main' && known.includes(wanted)) ids.push(wanted);
+  return ids;
+}
 
 export function viewById(id) {
-  return BY_ID.get(id) || null;
+  return loaded.get(id) || null;
 }
 
 /**
  * The view a run is drawn in: `wanted` ('main' or a view id) when the run has it, else its main
- * view (the first of its settings' views that this tab knows).
+ * view (the first of its settings' views that this tab knows). A chosen view not loaded yet is
+ * loaded (the app redraws when it arrives); meanwhile the run is drawn in its main view.
  */
 export function viewFor(kind, wanted = 'main') {
   const known = kind.views.filter((id) => BY_ID.has(id));
-  if (wanted !== 'main' && known.includes(wanted)) return BY_ID.get(wanted);
-  return BY_ID.get(known[0]) || curveViewFallback(kind);
+  if (wanted !== 'main' && known.includes(wanted)) {
+    if (loaded.has(wanted)) return loaded.get(wanted);
+    loadViews([wanted]).catch(() => {});
+  }
+  const main = known[0] || fallbackId(kind);
+  if (!loaded.has(main)) loadViews([main]).catch(() => {});
+  return loaded.get(main) || curveView;
 }
 
-function curveViewFallback(kind) {
-  return kind.inputWidth === 1 ? curveView : lossMapView;
+function fallbackId(kind) {
+  return kind.inputWidth === 1 ? 'curve' : 'loss_map';
 }
 
-/** The views any of `kinds` has, in registry order: the choices of the view menu. */
+/** The views any of `kinds` has, in registry order, as {id, label}: the choices of the view menu. */
 export function viewChoices(kinds) {
   const ids = new Set(kinds.flatMap((k) => k.views));
-  return VIEWS.filter((view) => ids.has(view.id));
+  return VIEW_IDS.filter((view) => ids.has(view.id));
 }

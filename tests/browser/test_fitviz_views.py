@@ -203,3 +203,20 @@ def test_dark_theme_follows_tensorboard_live(server, open_page):
     pixel = np.array(canvas_pixels(page, [corner])[0])
     assert np.linalg.norm(pixel - hex_rgb(light["background"])) < 4
     page.screenshot("views-light-again")
+
+
+def test_a_view_chosen_in_the_menu_is_loaded_then_drawn(server, open_page):
+    """Views other than the curve load on demand: a surface run's first frame does not fetch the
+    loss map's module; choosing the view in the menu fetches it and draws the map."""
+    page = open_page(server, hash="fitviz&p.fitviz.runs=moons")
+    modules = ("performance.getEntriesByType('resource')"
+               ".filter((e) => e.name.endsWith('/views/lossmap.js')).length")
+    assert page.panels()[0]["view"] == "surface"
+    assert page.js(modules) == 0
+    page.frame.locator("select[aria-label=View]").select_option("loss_map")
+    page.wait_until("window.__fitviz.ready() && window.__fitviz.panels()[0].view === 'loss_map'",
+                    what="the loss map drawn after its module loaded")
+    assert page.js(modules) == 1
+    detail = page.panels()[0]["detail"]
+    assert detail["columns"] > 0 and detail["rows"] > 0
+    assert not page.errors, page.errors

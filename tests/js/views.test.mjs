@@ -11,7 +11,8 @@ import {makeTheme} from '../../frontend/theme.js';
 import {lossDomain} from '../../frontend/views/losscharts.js';
 import {keyLog10, logRange, lossMapImage} from '../../frontend/views/lossmap.js';
 import {gridImage, shades} from '../../frontend/views/surface.js';
-import {viewChoices, viewFor, VIEWS} from '../../frontend/views/registry.js';
+import {loadViews, neededViews, onViewLoaded, viewById, viewChoices, viewFor, VIEW_IDS} from
+  '../../frontend/views/registry.js';
 import {bandOf} from '../../frontend/views/curve.js';
 
 const DEFAULTS = JSON.parse(readFileSync(new URL('../../frontend/defaults.json', import.meta.url)));
@@ -139,19 +140,35 @@ test('loss map image: log scale between robust bounds, transposed for speed', ()
   assert.equal(pixel(1, 1)[3], 0);
 });
 
-test('registry: a run is drawn in its main view unless it has the one chosen', () => {
-  assert.deepEqual(VIEWS.map((v) => v.id), ['curve', 'surface', 'pred_true', 'true_class', 'loss_map']);
-  for (const view of VIEWS) {
+test('registry: views load on demand; a run is drawn in its main view unless it has the one chosen', async () => {
+  const ids = VIEW_IDS.map((v) => v.id);
+  assert.deepEqual(ids, ['curve', 'surface', 'pred_true', 'true_class', 'loss_map']);
+  const surface = runKind(binarySettings);
+  const legacy = runKind({loss: 'squared'}); // version 1: a curve
+  // What loading.js waits for before drawing a run: its main view, and the chosen one if it has it.
+  assert.deepEqual(neededViews(surface), ['surface']);
+  assert.deepEqual(neededViews(surface, 'loss_map'), ['surface', 'loss_map']);
+  assert.deepEqual(neededViews(surface, 'pred_true'), ['surface']);
+  assert.deepEqual(neededViews(legacy, 'loss_map'), ['curve']); // a version-1 run has no loss map
+  // Only the curve comes with the tab; asking for another view loads it and says so.
+  assert.equal(viewById('surface'), null);
+  const arrived = [];
+  onViewLoaded((view) => arrived.push(view.id));
+  viewFor(surface, 'loss_map'); // starts loading both (drawn once they arrive)
+  const views = await loadViews(ids);
+  assert.ok(arrived.includes('loss_map') && arrived.includes('surface'), String(arrived));
+  assert.deepEqual(views.map((v) => v.id), ids);
+  for (const [i, view] of views.entries()) {
+    assert.equal(view.label, VIEW_IDS[i].label, 'the menu shows the label the module has');
     for (const method of ['domains', 'prepare', 'drawStatic', 'drawFrame', 'hit', 'describe']) {
       assert.equal(typeof view[method], 'function', `${view.id}.${method}`);
     }
   }
-  const surface = runKind(binarySettings);
-  const legacy = runKind({loss: 'squared'}); // version 1: a curve
   assert.equal(viewFor(surface).id, 'surface');
   assert.equal(viewFor(surface, 'loss_map').id, 'loss_map');
   assert.equal(viewFor(surface, 'pred_true').id, 'surface');
   assert.equal(viewFor(legacy).id, 'curve');
+  assert.equal(viewFor(legacy, 'loss_map').id, 'curve');
   assert.deepEqual(viewChoices([surface, legacy]).map((v) => v.id), ['curve', 'surface', 'true_class', 'loss_map']);
 });
 
