@@ -14,6 +14,8 @@ export function runEntry(app, run, {staticToo = false, scalarsToo = true} = {}) 
   let entry = app.data.get(run);
   if (!entry) {
     const kind = runKind(info.settings);
+    // Its view's module, fetched beside its static data (which waits for it, below).
+    loadViews(neededViews(kind, app.state.view)).catch(() => {});
     entry = {info, kind, staticData: null, scalars: null, error: null, lossMaps: new Map()};
     const onLoad = () => app.onFramesLoaded();
     entry.store = new FrameStore({
