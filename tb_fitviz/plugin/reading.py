@@ -438,9 +438,7 @@ class FitVizReader:
 
         def load():
             full = series if fmt.TAG_SAMPLE in series else self._series(run, fmt.STATIC_TAGS)
-            if fmt.TAG_SAMPLE not in full:
-                raise ValueError(f"run {run!r} has no {fmt.TAG_SAMPLE}")
-            settings = dict(_settings(run, full))
+            settings = dict(_settings(run, full))  # ValueError without a sample
             kind = RunKind.from_settings(settings)
             rows = kind.input_width + kind.target_width
             value = {"settings": settings}
