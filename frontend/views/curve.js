@@ -23,7 +23,6 @@ export function bandOf(run, state) {
 
 export const curveView = {
   id: 'curve',
-  label: 'Fit over x',
   series: ['sample'],
   overlay: true,
 

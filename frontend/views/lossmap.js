@@ -142,7 +142,6 @@ const ORDER_LABEL = {x: 'sample points, by x', y: 'sample points, by y', class: 
 
 export const lossMapView = {
   id: 'loss_map',
-  label: 'Where the loss sits',
   series: [],
   overlay: false,
   wantsLossMap: true,

@@ -8,7 +8,6 @@ import {clip, drawAxes} from './common.js';
 
 export const predTrueView = {
   id: 'pred_true',
-  label: 'Predicted vs. true',
   series: ['sample'],
   overlay: false,
 

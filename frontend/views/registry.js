@@ -1,6 +1,7 @@
 // The views of the FitViz tab, in one list. A view is a module with one small interface:
 //
-//   id, label            its name in a run's settings (`views`) and in the view menu
+//   id                   its name in a run's settings (`views`); its label in the view menu
+//                        is here (ENTRIES), so that the menu lists views not loaded yet
 //   series               the frame series it draws from ('sample', 'grid'); [] for none
 //   overlay              whether several runs can share its panel (canOverlay(runs) decides)
 //   domains(runs)        what runs with the same data share (axes, colour ranges)
@@ -15,12 +16,12 @@
 //
 // The curve is loaded with the tab; the other views when a run shown needs one (loading.js waits
 // for a run's main view, and the chosen one, before drawing it): a 1-D run's first frame does not
-// wait for their modules. The menu lists views by id and label, loaded or not.
+// wait for their modules.
 
 import {curveView} from './curve.js';
 
 const ENTRIES = [
-  {id: 'curve', label: curveView.label, load: async () => curveView},
+  {id: 'curve', label: 'Fit over x', load: async () => curveView},
   {id: 'surface', label: 'Surface over two features',
     load: async () => (await import('./surface.js')).surfaceView},
   {id: 'pred_true', label: 'Predicted vs. true',

@@ -33,7 +33,6 @@ export function gridImage(kind, values, size, theme, range, scratch = {}) {
 
 export const surfaceView = {
   id: 'surface',
-  label: 'Surface over two features',
   series: ['sample', 'grid'],
   overlay: false,
 

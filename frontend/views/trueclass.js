@@ -15,7 +15,6 @@ export function jitter(i) {
 
 export const trueClassView = {
   id: 'true_class',
-  label: 'True-class probability and confusion',
   series: ['sample'],
   overlay: false,
 

@@ -158,8 +158,7 @@ test('registry: views load on demand; a run is drawn in its main view unless it 
   const views = await loadViews(ids);
   assert.ok(arrived.includes('loss_map') && arrived.includes('surface'), String(arrived));
   assert.deepEqual(views.map((v) => v.id), ids);
-  for (const [i, view] of views.entries()) {
-    assert.equal(view.label, VIEW_IDS[i].label, 'the menu shows the label the module has');
+  for (const view of views) {
     for (const method of ['domains', 'prepare', 'drawStatic', 'drawFrame', 'hit', 'describe']) {
       assert.equal(typeof view[method], 'function', `${view.id}.${method}`);
     }
