@@ -603,9 +603,9 @@ def is_chief(model):
 def _probabilities(outputs, logits):
     """Class probabilities from a classifier's outputs: as they are, or through a
     sigmoid (one unit) or softmax (several) when the model outputs logits."""
-    outputs = np.asarray(outputs, dtype=np.float64)
     if not logits:
         return outputs
+    outputs = np.asarray(outputs, dtype=np.float64)
     with np.errstate(all="ignore"):
         if outputs.shape[1] == 1:
             return 1.0 / (1.0 + np.exp(-outputs))

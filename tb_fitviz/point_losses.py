@@ -25,7 +25,7 @@ def cross_entropy(labels, probabilities):
         probabilities: [n, K] class probabilities, or [n] P(class 1) of a two-class
             model (binary cross-entropy).
     """
-    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    labels = np.asarray(labels).astype(np.int64, copy=False).reshape(-1)
     p = np.asarray(probabilities, np.float64)
     with np.errstate(all="ignore"):
         if p.ndim == 1:

@@ -35,11 +35,14 @@ class EventOutput:
         self.frames = 0  # frames written (across files: blocks continue)
         self._sample_tag = self._info_tag = self._grid_tag = None
         self._block_rows = []  # (step, info) of the frames of the current sample block
-        self._block_losses = []  # the loss channel of those frames
+        self._block_losses = None  # float16 [block size, N]: the loss channel of those frames
         channels = settings.get("channels", {}).get("sample", [])
         self._loss_channel = channels.index("loss") if "loss" in channels else None
+        # Batch losses not written yet: (steps, losses, wall times), written at the next
+        # frame, epoch end, figure or flush (when the file is flushed anyway).
         self._pending_steps = []
         self._pending_losses = []
+        self._pending_times = []
         self.closed = False
 
     @property
@@ -76,9 +79,10 @@ class EventOutput:
     def _scalar(self, tag, value):
         return self._value(tag, fmt.scalar_metadata, fmt.scalar_tensor(value))
 
-    def _emit(self, step, values):
+    def _emit(self, step, values, wall_time=None):
         self._file().write(event_pb2.Event(
-            wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=values)))
+            wall_time=time.time() if wall_time is None else wall_time, step=int(step),
+            summary=summary_pb2.Summary(value=values)))
 
     def _write_static(self):
         values = [summary_pb2.Summary.Value(
@@ -100,22 +104,31 @@ class EventOutput:
             self._sample_tag = fmt.frame_block_tag(step)
             self._info_tag = fmt.block_tag(fmt.TAG_FRAME_INFO_BLOCK_PREFIX, step)
             self._block_rows = []
-            self._block_losses = []
+            self._block_losses = None
         if grid is not None and self.frames % fmt.GRID_BLOCK_SIZE == 0:
             self._grid_tag = fmt.block_tag(fmt.TAG_GRID_BLOCK_PREFIX, step)
         summaries = [self._tensor(self._sample_tag, values), self._tensor(self._info_tag, info)]
         if grid is not None:
             summaries.append(self._tensor(self._grid_tag, grid))
         summaries.extend(self._scalar(tag, value) for tag, value in scalars)
-        self._flush_batch_losses()
-        self._block_rows.append((step, info))
+        summaries.extend(self._flush_batch_losses(step))
         if self._loss_channel is not None:
-            self._block_losses.append(np.array(values[self._loss_channel], dtype=np.float32))
+            self._note_loss(values[self._loss_channel])
+        self._block_rows.append((step, info))
         self.frames += 1
         if self.frames % fmt.FRAME_BLOCK_SIZE == 0:
             summaries.extend(self._index_chunk())
         self._emit(step, summaries)
         self._events.flush()
+
+    def _note_loss(self, loss):
+        """Keeps a frame's per-point loss for the block's loss chunk, as stored (float16,
+        values above `LOSS_CHUNK_MAX` stored as it): a row a frame, not a block at once."""
+        row = len(self._block_rows)
+        if row == 0:
+            self._block_losses = np.empty((fmt.FRAME_BLOCK_SIZE, len(loss)), np.float16)
+        with np.errstate(invalid="ignore"):
+            to_float16(np.minimum(loss, np.float32(fmt.LOSS_CHUNK_MAX)), self._block_losses[row])
 
     def _index_chunk(self):
         """The fitviz/frame_index tensor of the current block ([1 + 4, k] steps and info),
@@ -125,17 +138,18 @@ class EventOutput:
             chunk[0, column] = step
             chunk[1:, column] = info
         values = [self._tensor(fmt.TAG_FRAME_INDEX, chunk)]
-        if self._block_losses and len(self._block_losses) == len(self._block_rows):
-            losses = np.stack(self._block_losses)
-            with np.errstate(invalid="ignore"):
-                np.minimum(losses, fmt.LOSS_CHUNK_MAX, out=losses, where=~np.isnan(losses))
-            values.append(self._tensor(fmt.TAG_LOSS_CHUNK, losses.astype(np.float16)))
+        if self._block_losses is not None:
+            values.append(self._tensor(fmt.TAG_LOSS_CHUNK,
+                                       self._block_losses[:len(self._block_rows)]))
         return values
 
     def batch_loss(self, step, loss):
-        self._emit(step, [self._scalar(fmt.SCALAR_BATCH_LOSS, loss)])
+        # Kept until the next write that flushes (a frame, an epoch end, a figure, flush):
+        # an event per batch would cost ~50 us of the training loop each, for data the
+        # file holds back until that flush anyway.
         self._pending_steps.append(step)
         self._pending_losses.append(loss)
+        self._pending_times.append(time.time())
 
     def epoch(self, step, loss=None, val_loss=None):
         values = []
@@ -143,7 +157,7 @@ class EventOutput:
             values.append(self._scalar(fmt.SCALAR_EPOCH_LOSS, loss))
         if val_loss is not None:
             values.append(self._scalar(fmt.SCALAR_EPOCH_VAL_LOSS, val_loss))
-        self._flush_batch_losses()
+        values.extend(self._flush_batch_losses(step))
         if values:
             self._emit(step, values)
         self._file().flush()
@@ -152,17 +166,29 @@ class EventOutput:
         """A figure for the Images tab (dropped once the output is closed)."""
         if self._events is None or self.closed:
             return False
+        self._flush_batch_losses()
         self._emit(step, [self._value(fmt.TAG_FIGURE, fmt.image_metadata,
                                       fmt.image_tensor(width, height, png))])
         self._events.flush()
         return True
 
-    def _flush_batch_losses(self):
+    def _flush_batch_losses(self, step=None):
+        """Writes the pending batch losses: each as the scalar `fitviz/batch_loss` in an
+        event of its own step, and all as one `fitviz/batch_losses` chunk. Returns the
+        values for the event the caller writes at `step` (the last loss's scalar and the
+        chunk, when that loss is at `step`): one event fewer to build and write."""
         if not self._pending_steps:
-            return
-        chunk = np.array([self._pending_steps, self._pending_losses], dtype=np.float64)
-        self._emit(self._pending_steps[-1], [self._tensor(fmt.TAG_BATCH_LOSSES, chunk)])
-        self._pending_steps, self._pending_losses = [], []
+            return []
+        steps, losses, times = self._pending_steps, self._pending_losses, self._pending_times
+        self._pending_steps, self._pending_losses, self._pending_times = [], [], []
+        last = len(steps) - 1 if steps[-1] == step else len(steps)
+        for i in range(last):
+            self._emit(steps[i], [self._scalar(fmt.SCALAR_BATCH_LOSS, losses[i])], times[i])
+        values = [self._tensor(fmt.TAG_BATCH_LOSSES, np.array([steps, losses], np.float64))]
+        if last == len(steps):
+            self._emit(steps[-1], values)
+            return []
+        return [self._scalar(fmt.SCALAR_BATCH_LOSS, losses[-1])] + values
 
     def flush(self):
         self._flush_batch_losses()
@@ -187,3 +213,27 @@ class EventOutput:
 def frame_info(epoch, sample_loss, validation_loss=math.nan, regularization_loss=math.nan):
     """A frame_info row in `summary_format.FRAME_INFO_FIELDS` order."""
     return np.array([epoch, sample_loss, validation_loss, regularization_loss], dtype=np.float64)
+
+
+# Below this a float16 is subnormal: NumPy's cast takes a slow path there (~40x slower a
+# value; a well-fitted model's per-point losses are mostly that small).
+_FLOAT16_SMALLEST_NORMAL = np.float32(2.0 ** -14)
+_FLOAT16_QUANTA = np.float32(2.0 ** 24)  # float16 subnormals are multiples of 2**-24
+
+
+def to_float16(values, out):
+    """`out[...] = values` (float32 -> float16), bit for bit as NumPy's cast rounds (to
+    nearest, ties to even), without its slow path: a result in float16's subnormal range
+    is k * 2**-24 with k = round(|x| * 2**24) (exact: a power-of-two scale), and its bits
+    are k (and the sign)."""
+    values = np.asarray(values, np.float32)
+    small = np.abs(values) < _FLOAT16_SMALLEST_NORMAL  # False for NaN
+    if not small.any():
+        out[...] = values
+        return out
+    out[...] = np.where(small, np.float32(0), values)
+    tiny = values[small]
+    quanta = np.rint(np.abs(tiny) * _FLOAT16_QUANTA).astype(np.uint16)
+    out.view(np.uint16)[small] = quanta | (np.signbit(tiny).astype(np.uint16) << 15)
+    return out
+

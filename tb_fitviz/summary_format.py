@@ -285,6 +285,7 @@ _DTYPES = {
     "float32": (types_pb2.DT_FLOAT, "<f4"),
     "float64": (types_pb2.DT_DOUBLE, "<f8"),
 }
+_DTYPES_BY_TYPE = {}  # numpy dtype -> (proto dtype, wire format): `dtype.name` costs ~5 us
 
 
 def array_tensor(array):
@@ -295,7 +296,10 @@ def array_tensor(array):
     import numpy as np  # here, so that the plugin's entry point can import this module cheaply
 
     array = np.asarray(array)
-    dtype, wire = _DTYPES[array.dtype.name]
+    known = _DTYPES_BY_TYPE.get(array.dtype)
+    if known is None:
+        known = _DTYPES_BY_TYPE[array.dtype] = _DTYPES[array.dtype.name]
+    dtype, wire = known
     shape = tensor_shape_pb2.TensorShapeProto(
         dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=n) for n in array.shape]
     )

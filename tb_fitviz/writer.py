@@ -354,15 +354,15 @@ class FitVizWriter:
             if not self._events.opened:
                 self.settings["framework"] = str(framework)
 
-    def predictions(self, y_pred, name="y_pred", count=None):
-        """The model's output as the kind's prediction channels, float64 [n, P].
+    def predictions(self, y_pred, name="y_pred", count=None, dtype=np.float64):
+        """The model's output as the kind's prediction channels, `dtype` (float64) [n, P].
 
         Regression: (n,) or (n, k) values. Classification: (n, K) class
         probabilities; two classes also (n,) or (n, 1), P(class 1).
         """
         count = len(self._sample[0]) if count is None else count
         try:
-            array = np.asarray(y_pred, dtype=np.float64)
+            array = np.asarray(y_pred, dtype=dtype)
         except (TypeError, ValueError):
             raise TypeError(f"{name}: expected numbers, got {type(y_pred).__name__}") from None
         if array.ndim == 1:
@@ -466,10 +466,12 @@ class FitVizWriter:
                 raise ValueError(
                     "y_pred_grid: required: this run has a surface (two features); predict at "
                     "writer.x_grid, or make the writer with grid=None")
-            grid = self.predictions(y_pred_grid, "y_pred_grid", count=kind.grid.size ** 2)
-            grid = grid.T.astype(np.float32)
+            # Stored as float32: converted once (not through float64 as the sample is).
+            grid = self.predictions(y_pred_grid, "y_pred_grid", count=kind.grid.size ** 2,
+                                    dtype=np.float32)
+            grid = np.ascontiguousarray(grid.T)
         with np.errstate(all="ignore"):
-            sample_loss = float(np.mean(loss))
+            sample_loss = float(loss.sum()) / loss.size  # np.mean's value, without its wrapper
             validation_loss = math.nan
             if self._validation is not None and (
                     y_pred_validation is not None or point_loss_validation is not None):
@@ -480,7 +482,7 @@ class FitVizWriter:
                 vloss, _ = self._losses(vp, point_loss_validation,
                                         self._target_matrix(self._validation[1]),
                                         "point_loss_validation")
-                validation_loss = float(np.mean(vloss))
+                validation_loss = float(vloss.sum()) / vloss.size
         regularization = math.nan if regularization_loss is None else float(regularization_loss)
         epoch = _as_epoch(epoch)
         info = frame_info(epoch, sample_loss, validation_loss, regularization)
