@@ -11,7 +11,7 @@ import math
 import time
 
 import numpy as np
-from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.compat.proto import event_pb2
 
 from tb_fitviz import summary_format as fmt
 from tb_fitviz.event_file import EventFile
@@ -35,7 +35,7 @@ class EventOutput:
         self.frames = 0  # frames written (across files: blocks continue)
         self._sample_tag = self._info_tag = self._grid_tag = None
         self._block_rows = []  # (step, info) of the frames of the current sample block
-        self._block_losses = None  # float16 [block size, N]: the loss channel of those frames
+        self._block_losses = None  # float32 [block size, N]: the loss channel of those frames
         channels = settings.get("channels", {}).get("sample", [])
         self._loss_channel = channels.index("loss") if "loss" in channels else None
         # Batch losses not written yet: (steps, losses, wall times), written at the next
@@ -66,34 +66,42 @@ class EventOutput:
             self._write_static()
         return self._events
 
-    def _value(self, tag, metadata, tensor):
-        # Metadata once per tag and file, as tf.summary does: readers take it from the first.
-        if tag in self._described:
-            return summary_pb2.Summary.Value(tag=tag, tensor=tensor)
-        self._described.add(tag)
-        return summary_pb2.Summary.Value(tag=tag, metadata=metadata(), tensor=tensor)
+    # Events are built in place (values added to the event, tensors filled in it): a
+    # message put into another is copied, and a frame's tensors are tens of kilobytes.
 
-    def _tensor(self, tag, array):
-        return self._value(tag, fmt.plugin_metadata, fmt.array_tensor(array))
+    def _event(self, step, wall_time=None):
+        self._file()  # first: a new file describes its tags afresh
+        return event_pb2.Event(wall_time=time.time() if wall_time is None else wall_time,
+                               step=int(step))
 
-    def _scalar(self, tag, value):
-        return self._value(tag, fmt.scalar_metadata, fmt.scalar_tensor(value))
+    def _add(self, event, tag, metadata):
+        """A new value of `event` for `tag`, described if this file has not described it
+        (metadata once per tag and file, as tf.summary does: readers take the first)."""
+        value = event.summary.value.add()
+        value.tag = tag
+        if tag not in self._described:
+            self._described.add(tag)
+            value.metadata.CopyFrom(metadata())
+        return value
 
-    def _emit(self, step, values, wall_time=None):
-        self._file().write(event_pb2.Event(
-            wall_time=time.time() if wall_time is None else wall_time, step=int(step),
-            summary=summary_pb2.Summary(value=values)))
+    def _add_tensor(self, event, tag, array):
+        fmt.fill_array_tensor(self._add(event, tag, fmt.plugin_metadata).tensor, array)
+
+    def _add_scalar(self, event, tag, value):
+        fmt.fill_scalar_tensor(self._add(event, tag, fmt.scalar_metadata).tensor, value)
+
+    def _write(self, event):
+        self._file().write(event)
 
     def _write_static(self):
-        values = [summary_pb2.Summary.Value(
-            tag=fmt.TAG_SAMPLE, metadata=fmt.plugin_metadata(self.settings),
-            tensor=fmt.array_tensor(self.points["sample"]))]
-        self._described.add(fmt.TAG_SAMPLE)
-        values.append(self._tensor(fmt.TAG_SCATTER, self.points["scatter"]))
+        event = event_pb2.Event(wall_time=time.time(), step=fmt.STATIC_STEP)
+        # The sample's metadata carries the run's settings.
+        self._add_tensor(event, fmt.TAG_SAMPLE, self.points["sample"])
+        event.summary.value[0].metadata.CopyFrom(fmt.plugin_metadata(self.settings))
+        self._add_tensor(event, fmt.TAG_SCATTER, self.points["scatter"])
         if self.points.get("validation") is not None:
-            values.append(self._tensor(fmt.TAG_VALIDATION, self.points["validation"]))
-        self._events.write(event_pb2.Event(
-            wall_time=time.time(), step=fmt.STATIC_STEP, summary=summary_pb2.Summary(value=values)))
+            self._add_tensor(event, fmt.TAG_VALIDATION, self.points["validation"])
+        self._events.write(event)
 
     # -- recording ------------------------------------------------------------------
 
@@ -107,41 +115,44 @@ class EventOutput:
             self._block_losses = None
         if grid is not None and self.frames % fmt.GRID_BLOCK_SIZE == 0:
             self._grid_tag = fmt.block_tag(fmt.TAG_GRID_BLOCK_PREFIX, step)
-        summaries = [self._tensor(self._sample_tag, values), self._tensor(self._info_tag, info)]
+        event = self._event(step)
+        self._add_tensor(event, self._sample_tag, values)
+        self._add_tensor(event, self._info_tag, info)
         if grid is not None:
-            summaries.append(self._tensor(self._grid_tag, grid))
-        summaries.extend(self._scalar(tag, value) for tag, value in scalars)
-        summaries.extend(self._flush_batch_losses(step))
+            self._add_tensor(event, self._grid_tag, grid)
+        for tag, value in scalars:
+            self._add_scalar(event, tag, value)
+        self._flush_batch_losses(event)
         if self._loss_channel is not None:
             self._note_loss(values[self._loss_channel])
         self._block_rows.append((step, info))
         self.frames += 1
         if self.frames % fmt.FRAME_BLOCK_SIZE == 0:
-            summaries.extend(self._index_chunk())
-        self._emit(step, summaries)
+            self._add_index_chunk(event)
+        self._write(event)
         self._events.flush()
 
     def _note_loss(self, loss):
-        """Keeps a frame's per-point loss for the block's loss chunk, as stored (float16,
-        values above `LOSS_CHUNK_MAX` stored as it): a row a frame, not a block at once."""
+        """Keeps a frame's per-point loss for the block's loss chunk (values above
+        `LOSS_CHUNK_MAX` as it; NaN kept): one NumPy call a frame, in a float32 block
+        made float16 when the chunk is written."""
         row = len(self._block_rows)
         if row == 0:
-            self._block_losses = np.empty((fmt.FRAME_BLOCK_SIZE, len(loss)), np.float16)
-        with np.errstate(invalid="ignore"):
-            to_float16(np.minimum(loss, np.float32(fmt.LOSS_CHUNK_MAX)), self._block_losses[row])
+            self._block_losses = np.empty((fmt.FRAME_BLOCK_SIZE, len(loss)), np.float32)
+        np.minimum(loss, _LOSS_CHUNK_MAX, out=self._block_losses[row])
 
-    def _index_chunk(self):
-        """The fitviz/frame_index tensor of the current block ([1 + 4, k] steps and info),
-        and its fitviz/loss_chunk (float16 [k, N])."""
+    def _add_index_chunk(self, event):
+        """Adds the fitviz/frame_index tensor of the current block ([1 + 4, k] steps and
+        info), and its fitviz/loss_chunk (float16 [k, N])."""
         chunk = np.empty((1 + len(fmt.FRAME_INFO_FIELDS), len(self._block_rows)))
         for column, (step, info) in enumerate(self._block_rows):
             chunk[0, column] = step
             chunk[1:, column] = info
-        values = [self._tensor(fmt.TAG_FRAME_INDEX, chunk)]
+        self._add_tensor(event, fmt.TAG_FRAME_INDEX, chunk)
         if self._block_losses is not None:
-            values.append(self._tensor(fmt.TAG_LOSS_CHUNK,
-                                       self._block_losses[:len(self._block_rows)]))
-        return values
+            losses = self._block_losses[:len(self._block_rows)]
+            self._add_tensor(event, fmt.TAG_LOSS_CHUNK,
+                             to_float16(losses, np.empty(losses.shape, np.float16)))
 
     def batch_loss(self, step, loss):
         # Kept until the next write that flushes (a frame, an epoch end, a figure, flush):
@@ -152,43 +163,49 @@ class EventOutput:
         self._pending_times.append(time.time())
 
     def epoch(self, step, loss=None, val_loss=None):
-        values = []
+        event = self._event(step)
         if loss is not None:
-            values.append(self._scalar(fmt.SCALAR_EPOCH_LOSS, loss))
+            self._add_scalar(event, fmt.SCALAR_EPOCH_LOSS, loss)
         if val_loss is not None:
-            values.append(self._scalar(fmt.SCALAR_EPOCH_VAL_LOSS, val_loss))
-        values.extend(self._flush_batch_losses(step))
-        if values:
-            self._emit(step, values)
-        self._file().flush()
+            self._add_scalar(event, fmt.SCALAR_EPOCH_VAL_LOSS, val_loss)
+        self._flush_batch_losses(event)
+        if event.summary.value:
+            self._write(event)
+        self._events.flush()
 
     def image(self, step, width, height, png):
         """A figure for the Images tab (dropped once the output is closed)."""
         if self._events is None or self.closed:
             return False
         self._flush_batch_losses()
-        self._emit(step, [self._value(fmt.TAG_FIGURE, fmt.image_metadata,
-                                      fmt.image_tensor(width, height, png))])
+        event = self._event(step)
+        self._add(event, fmt.TAG_FIGURE, fmt.image_metadata).tensor.CopyFrom(
+            fmt.image_tensor(width, height, png))
+        self._write(event)
         self._events.flush()
         return True
 
-    def _flush_batch_losses(self, step=None):
+    def _flush_batch_losses(self, event=None):
         """Writes the pending batch losses: each as the scalar `fitviz/batch_loss` in an
-        event of its own step, and all as one `fitviz/batch_losses` chunk. Returns the
-        values for the event the caller writes at `step` (the last loss's scalar and the
-        chunk, when that loss is at `step`): one event fewer to build and write."""
+        event of its own step, and all as one `fitviz/batch_losses` chunk. The last loss's
+        scalar and the chunk go into `event` (which the caller writes) when that loss is
+        at its step: one event fewer to build and write."""
         if not self._pending_steps:
-            return []
+            return
         steps, losses, times = self._pending_steps, self._pending_losses, self._pending_times
         self._pending_steps, self._pending_losses, self._pending_times = [], [], []
-        last = len(steps) - 1 if steps[-1] == step else len(steps)
-        for i in range(last):
-            self._emit(steps[i], [self._scalar(fmt.SCALAR_BATCH_LOSS, losses[i])], times[i])
-        values = [self._tensor(fmt.TAG_BATCH_LOSSES, np.array([steps, losses], np.float64))]
-        if last == len(steps):
-            self._emit(steps[-1], values)
-            return []
-        return [self._scalar(fmt.SCALAR_BATCH_LOSS, losses[-1])] + values
+        joined = event is not None and steps[-1] == event.step
+        for i in range(len(steps) - 1 if joined else len(steps)):
+            own = self._event(steps[i], times[i])
+            self._add_scalar(own, fmt.SCALAR_BATCH_LOSS, losses[i])
+            self._write(own)
+        if joined:
+            self._add_scalar(event, fmt.SCALAR_BATCH_LOSS, losses[-1])
+        else:
+            event = self._event(steps[-1])
+        self._add_tensor(event, fmt.TAG_BATCH_LOSSES, np.array([steps, losses], np.float64))
+        if not joined:
+            self._write(event)
 
     def flush(self):
         self._flush_batch_losses()
@@ -200,7 +217,9 @@ class EventOutput:
         self._flush_batch_losses()
         if self._events is not None:
             if self._block_rows and self.frames % fmt.FRAME_BLOCK_SIZE:
-                self._emit(self._block_rows[-1][0], self._index_chunk())
+                event = self._event(self._block_rows[-1][0])
+                self._add_index_chunk(event)
+                self._write(event)
             self._events.close()
         self.closed = True
 
@@ -215,6 +234,7 @@ def frame_info(epoch, sample_loss, validation_loss=math.nan, regularization_loss
     return np.array([epoch, sample_loss, validation_loss, regularization_loss], dtype=np.float64)
 
 
+_LOSS_CHUNK_MAX = np.float32(fmt.LOSS_CHUNK_MAX)
 # Below this a float16 is subnormal: NumPy's cast takes a slow path there (~40x slower a
 # value; a well-fitted model's per-point losses are mostly that small).
 _FLOAT16_SMALLEST_NORMAL = np.float32(2.0 ** -14)

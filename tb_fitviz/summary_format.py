@@ -293,30 +293,37 @@ def array_tensor(array):
 
     `tensor_content` is the fastest encoding to build and to read back.
     """
+    return fill_array_tensor(tensor_pb2.TensorProto(), array)
+
+
+def fill_array_tensor(tensor, array):
+    """Fills an empty TensorProto (e.g. a field of an event being built: no copy of the
+    message afterwards) as `array_tensor` makes it; returns it."""
     import numpy as np  # here, so that the plugin's entry point can import this module cheaply
 
     array = np.asarray(array)
     known = _DTYPES_BY_TYPE.get(array.dtype)
     if known is None:
         known = _DTYPES_BY_TYPE[array.dtype] = _DTYPES[array.dtype.name]
-    dtype, wire = known
-    shape = tensor_shape_pb2.TensorShapeProto(
-        dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=n) for n in array.shape]
-    )
-    return tensor_pb2.TensorProto(
-        dtype=dtype,
-        tensor_shape=shape,
-        tensor_content=np.ascontiguousarray(array, dtype=wire).tobytes(),
-    )
+    tensor.dtype, wire = known
+    dims = tensor.tensor_shape.dim
+    for n in array.shape:
+        dims.add(size=n)
+    tensor.tensor_content = np.ascontiguousarray(array, dtype=wire).tobytes()
+    return tensor
 
 
 def scalar_tensor(value):
     """A float32 scalar TensorProto, as the stock scalars plugin stores them."""
-    return tensor_pb2.TensorProto(
-        dtype=types_pb2.DT_FLOAT,
-        tensor_shape=tensor_shape_pb2.TensorShapeProto(),
-        float_val=[float(value)],
-    )
+    return fill_scalar_tensor(tensor_pb2.TensorProto(), value)
+
+
+def fill_scalar_tensor(tensor, value):
+    """Fills an empty TensorProto as `scalar_tensor` makes it; returns it."""
+    tensor.dtype = types_pb2.DT_FLOAT
+    tensor.tensor_shape.SetInParent()  # a scalar: a shape with no dimension
+    tensor.float_val.append(float(value))
+    return tensor
 
 
 def image_tensor(width, height, png_bytes):

@@ -407,12 +407,15 @@ class FitVizWriter:
                 raise ValueError(
                     f"{name}: required with loss='model' (the per-point loss has no NumPy "
                     "form here); pass it to record, or choose another loss")
-            with np.errstate(all="ignore"):
-                if self.kind.is_classification:
-                    probs = predictions[:, 0] if self.kind.binary else predictions
-                    losses = self.loss.classes(targets, probs)[:, None]
-                else:
-                    losses = self.loss.per_output(targets, predictions)
+            probs = None
+            if self.kind.is_classification:
+                probs = predictions[:, 0] if self.kind.binary else predictions
+            if self.loss.kind == "cross_entropy":  # it clips: it cannot warn
+                losses = self.loss.classes(targets, probs)[:, None]
+            else:
+                with np.errstate(all="ignore"):
+                    losses = (self.loss.classes(targets, probs)[:, None] if probs is not None
+                              else self.loss.per_output(targets, predictions))
         else:
             losses = np.asarray(given, dtype=np.float64)
             n = len(predictions)
@@ -424,8 +427,11 @@ class FitVizWriter:
                     f"{name}: expected one value per point, shape ({n},)"
                     + (f", or one per output, ({n}, {width})" if width > 1 else "")
                     + f"; got shape {np.shape(given)}")
-        with np.errstate(all="ignore"):
-            mean = losses.mean(axis=1) if losses.shape[1] > 1 else losses[:, 0]
+        if losses.shape[1] > 1:
+            with np.errstate(all="ignore"):
+                mean = losses.mean(axis=1)
+        else:
+            mean = losses[:, 0]
         per_output = losses if (not self.kind.is_classification
                                 and self.kind.output_count > 1) else None
         if per_output is not None and losses.shape[1] == 1:
