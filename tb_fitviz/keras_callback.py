@@ -102,7 +102,9 @@ class FitVizCallback:
             a scheduled frame is put off while the time spent recording
             (figures drawn in the background included) exceeds this
             fraction of the time spent training so far, and taken at the
-            first batch where the budget allows.
+            first batch where the budget allows. Both are counted from the
+            end of the fit's first batch (tracing the train step and the
+            first frame are one-time costs: compiling earns no budget).
             "auto" (default): 0.05 with the default schedule, None (no cap:
             the schedule is honoured exactly) when `every` is given.
         smoothing: Odd moving-average window of the loss band (None: the default).
@@ -250,9 +252,7 @@ class FitVizCallback:
             # No time cap: make the figure now, in the background, off the training loop.
             self.writer.prepare_images()
         self._first_batch_of_fit = True
-        self._image_seconds_before = self.writer.image_seconds
-        self._seconds_recording = 0.0
-        self._fit_started = time.perf_counter()
+        self._start_cap_clock()  # again after the first batch
 
     def _prepare(self, model):
         """Settles the run's kind from the model, then builds the forward pass."""
@@ -355,7 +355,8 @@ class FitVizCallback:
             self.writer.record_batch_loss(step, batch_loss)
 
         predictions = None
-        if self._first_batch_of_fit:
+        step_of_fit_one = self._first_batch_of_fit
+        if step_of_fit_one:
             self._first_batch_of_fit = False
             wanted = True
         else:
@@ -372,7 +373,17 @@ class FitVizCallback:
                 self.frames_skipped += 1
         if wanted:
             self._record_frame(predictions)
+        if step_of_fit_one:
+            # The cap's clock starts now: the first batch (tracing the train step) and its
+            # frame are one-time costs, and compiling must not earn recording time.
+            self._start_cap_clock()
+            return
         self._seconds_recording += time.perf_counter() - started
+
+    def _start_cap_clock(self):
+        self._image_seconds_before = self.writer.image_seconds
+        self._seconds_recording = 0.0
+        self._fit_started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         if not self._active:
@@ -406,7 +417,8 @@ class FitVizCallback:
 
     @property
     def overhead(self):
-        """Time spent recording in the current fit, as a fraction of the training time."""
+        """Time spent recording in the current fit, as a fraction of the training time
+        (both from the end of the fit's first batch)."""
         if self._fit_started is None:
             return 0.0
         training = time.perf_counter() - self._fit_started - self._seconds_recording

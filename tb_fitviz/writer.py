@@ -472,10 +472,11 @@ class FitVizWriter:
                 raise ValueError(
                     "y_pred_grid: required: this run has a surface (two features); predict at "
                     "writer.x_grid, or make the writer with grid=None")
-            # Stored as float32: converted once (not through float64 as the sample is).
+            # Stored as float32: converted once (not through float64 as the sample is), and
+            # copied (the figure of the last frame draws it later; the caller may reuse it).
             grid = self.predictions(y_pred_grid, "y_pred_grid", count=kind.grid.size ** 2,
                                     dtype=np.float32)
-            grid = np.ascontiguousarray(grid.T)
+            grid = np.array(grid.T, order="C")
         with np.errstate(all="ignore"):
             sample_loss = float(loss.sum()) / loss.size  # np.mean's value, without its wrapper
             validation_loss = math.nan
