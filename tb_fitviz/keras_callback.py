@@ -12,6 +12,7 @@ import collections
 import math
 import numbers
 import os
+import statistics
 import sys
 import time
 
@@ -386,7 +387,6 @@ class FitVizCallback:
                 self.frames_skipped += 1
         if wanted:
             self._record_frame(predictions)
-            self._steps_to_charge = SLOW_STEPS_AFTER_A_FRAME
         if step_of_fit_one:
             # The cap's clock starts now: the first batch (tracing the train step) and its
             # frame are one-time costs, and compiling must not earn recording time.
@@ -399,7 +399,6 @@ class FitVizCallback:
         self._image_seconds_before = self.writer.image_seconds
         self._seconds_recording = 0.0
         self._fit_started = self._returned = time.perf_counter()
-        self._steps_to_charge = SLOW_STEPS_AFTER_A_FRAME  # after the first batch's frame
 
     def _charge_step(self, seconds, batches):
         """Under the time cap: a training step (`batches` batches, `seconds` since this
@@ -409,7 +408,7 @@ class FitVizCallback:
         if self._steps_to_charge:
             self._steps_to_charge -= 1
             if self._typical_steps:
-                typical = sorted(self._typical_steps)[len(self._typical_steps) // 2]
+                typical = statistics.median_high(self._typical_steps)
                 self._seconds_recording += max(0.0, seconds - typical) * batches
         else:
             self._typical_steps.append(seconds)
@@ -478,6 +477,7 @@ class FitVizCallback:
             point_loss_validation=parts.get("validation_loss"),
             regularization_loss=parts["regularization"])
         self.schedule.recorded(self.step, parts["sample"])  # OnChange compares with these
+        self._steps_to_charge = SLOW_STEPS_AFTER_A_FRAME  # under the cap (_charge_step)
 
     def _run_forward(self):
         """{"sample", "validation", "grid", "regularization", and with loss="model"

@@ -96,8 +96,8 @@ class EventOutput:
     def _write_static(self):
         event = event_pb2.Event(wall_time=time.time(), step=fmt.STATIC_STEP)
         # The sample's metadata carries the run's settings.
-        self._add_tensor(event, fmt.TAG_SAMPLE, self.points["sample"])
-        event.summary.value[0].metadata.CopyFrom(fmt.plugin_metadata(self.settings))
+        sample = self._add(event, fmt.TAG_SAMPLE, lambda: fmt.plugin_metadata(self.settings))
+        fmt.fill_array_tensor(sample.tensor, self.points["sample"])
         self._add_tensor(event, fmt.TAG_SCATTER, self.points["scatter"])
         if self.points.get("validation") is not None:
             self._add_tensor(event, fmt.TAG_VALIDATION, self.points["validation"])
