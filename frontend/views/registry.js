@@ -64,9 +64,8 @@ export async function loadViews(ids) {
 
 /** The views a run needs before it is drawn: its main view, and `wanted` if it has it. */
 export function neededViews(kind, wanted = 'main') {
-  const known = kind.views.filter((id) => BY_ID.has(id));
-  const ids = [known[0] || fallbackId(kind)];
-  if (wanted !== 'main' && known.includes(wanted)) ids.push(wanted);
+  const ids = [mainId(kind)];
+  if (hasView(kind, wanted)) ids.push(wanted);
   return ids;
 }
 
@@ -80,18 +79,23 @@ export function viewById(id) {
  * loaded (the app redraws when it arrives); meanwhile the run is drawn in its main view.
  */
 export function viewFor(kind, wanted = 'main') {
-  const known = kind.views.filter((id) => BY_ID.has(id));
-  if (wanted !== 'main' && known.includes(wanted)) {
+  if (hasView(kind, wanted)) {
     if (loaded.has(wanted)) return loaded.get(wanted);
     loadViews([wanted]).catch(() => {});
   }
-  const main = known[0] || fallbackId(kind);
+  const main = mainId(kind);
   if (!loaded.has(main)) loadViews([main]).catch(() => {});
   return loaded.get(main) || curveView;
 }
 
-function fallbackId(kind) {
-  return kind.inputWidth === 1 ? 'curve' : 'loss_map';
+/** A run's main view: the first of its settings' views this tab knows, else by input width. */
+function mainId(kind) {
+  return kind.views.find((id) => BY_ID.has(id)) || (kind.inputWidth === 1 ? 'curve' : 'loss_map');
+}
+
+/** Whether `wanted` (a view id, or 'main') is a view of the run that this tab knows. */
+function hasView(kind, wanted) {
+  return wanted !== 'main' && BY_ID.has(wanted) && kind.views.includes(wanted);
 }
 
 /** The views any of `kinds` has, in registry order, as {id, label}: the choices of the view menu. */
