@@ -23,15 +23,17 @@ for a store that was down); they are still in the spool folder
 run's directory.
 
 The framing (TFRecord: length, masked CRC32C, data, masked CRC32C) is written
-by TensorFlow's C++ `TFRecordWriter` when TensorFlow is already imported (its
-CRC is ~1000x faster than the pure-Python one, which costs ~2 ms per 8 KB
-frame), otherwise with google-crc32c's C code when installed (a dependency:
-the JAX and PyTorch backends and the writer alone run without TensorFlow),
-else by TensorBoard's pure-Python record writer. TensorFlow is never imported
-here: a PyTorch or NumPy user does not pay for it.
+with google-crc32c's C code (a dependency), each flush handing the records to
+the OS in one `os.writev` call, without copying them in Python: inside a Keras
+fit that takes ~20 us less a moons frame (48 kB) than TensorFlow's C++
+`TFRecordWriter`, which is used when google-crc32c's C code is missing and
+TensorFlow is already imported; else TensorBoard's pure-Python record writer
+(its CRC costs ~2 ms per 8 KB frame). TensorFlow is never imported here: a
+PyTorch or NumPy user does not pay for it.
 """
 
 import collections
+import io
 import itertools
 import os
 import shutil
@@ -95,29 +97,62 @@ class EventFile:
 
 
 class _PythonRecords:
-    """TFRecord framing without TensorFlow: CRC32C by google-crc32c's C code when it is
-    installed (about 50 us per 8 KB frame), else by TensorBoard's pure Python (~2-4 ms)."""
+    """TFRecord framing in Python: CRC32C by google-crc32c's C code when it is installed,
+    else by TensorBoard's pure Python (~2-4 ms per 8 KB frame).
+
+    With the C code, `write` keeps a record's four parts (length, its CRC, the data, its
+    CRC) and `flush` hands every part kept to the OS in one `os.writev` call: no copy
+    of the data in Python, one system call a frame. Nothing is written before `flush`
+    (the writer flushes after every frame, epoch end and figure).
+    """
 
     def __init__(self, path):
-        from tensorboard.summary.writer.record_writer import RecordWriter
-
-        self._file = open(path, "ab")  # noqa: SIM115 (kept open across frames)
-        self._writer = RecordWriter(self._file)
         self._crc = _fast_crc32c()
+        if self._crc is None or not hasattr(os, "writev"):
+            from tensorboard.summary.writer.record_writer import RecordWriter
+
+            self._file = open(path, "ab")  # noqa: SIM115 (kept open across frames)
+            self._writer = RecordWriter(self._file) if self._crc is None else None
+        else:
+            self._file = open(path, "ab", buffering=0)  # noqa: SIM115 (kept open)
+        self._parts = []
 
     def write(self, data):
         if self._crc is None:
             self._writer.write(data)
             return
         header = struct.pack("<Q", len(data))
-        self._file.write(b"".join((header, struct.pack("<I", _masked(self._crc(header))), data,
-                                   struct.pack("<I", _masked(self._crc(data))))))
+        parts = (header, struct.pack("<I", _masked(self._crc(header))), data,
+                 struct.pack("<I", _masked(self._crc(data))))
+        if isinstance(self._file, io.BufferedWriter):  # no os.writev here
+            self._file.write(b"".join(parts))
+        else:
+            self._parts.extend(parts)
 
     def flush(self):
-        self._file.flush()
+        parts, self._parts = self._parts, []
+        fd = self._file.fileno()
+        while parts:
+            batch, parts = parts[:_IOV_MAX], parts[_IOV_MAX:]
+            written = os.writev(fd, batch)
+            remaining = sum(map(len, batch)) - written
+            if remaining:  # a short write (e.g. interrupted): the rest, in order
+                rest = memoryview(b"".join(batch))[written:]
+                while rest:
+                    rest = rest[os.write(fd, rest):]
+        if isinstance(self._file, io.BufferedWriter):
+            self._file.flush()
 
     def close(self):
+        self.flush()
         self._file.close()
+
+
+# Buffers one os.writev call takes (POSIX guarantees at least 16; Linux takes 1024).
+try:
+    _IOV_MAX = max(16, os.sysconf("SC_IOV_MAX"))
+except (AttributeError, ValueError, OSError):
+    _IOV_MAX = 16
 
 
 def _fast_crc32c():
@@ -301,8 +336,10 @@ class SegmentedUpload:
 
 
 def _open_records(path):
+    """google-crc32c's C code with os.writev (fastest: no copy of a frame in Python), else
+    TensorFlow's TFRecordWriter if TensorFlow is imported, else Python framing."""
     tf = sys.modules.get("tensorflow")
     record_writer = getattr(getattr(tf, "io", None), "TFRecordWriter", None)
-    if record_writer is not None:
+    if record_writer is not None and (_fast_crc32c() is None or not hasattr(os, "writev")):
         return record_writer(path)
     return _PythonRecords(path)

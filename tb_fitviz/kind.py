@@ -23,6 +23,7 @@ The first view is the run's main view.
 Standard library only (numpy where arrays are built): the plugin imports this.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 REGRESSION = "regression"
@@ -115,7 +116,7 @@ class RunKind:
 
     # -- channels ---------------------------------------------------------------
 
-    @property
+    @functools.cached_property  # read at every frame
     def prediction_channels(self):
         """Channels of the model's output: pred:j per output, or prob:c per class
         (prob:1 only for two classes)."""

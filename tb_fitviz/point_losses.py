@@ -25,15 +25,27 @@ def cross_entropy(labels, probabilities):
         probabilities: [n, K] class probabilities, or [n] P(class 1) of a two-class
             model (binary cross-entropy).
     """
-    labels = np.asarray(labels).astype(np.int64, copy=False).reshape(-1)
-    p = np.asarray(probabilities, np.float64)
-    # Clipped, the logarithms cannot warn (NaN passes through quietly). maximum and minimum:
-    # np.clip's value, through fewer Python calls (this runs at every frame).
-    if p.ndim == 1:
-        p1 = np.minimum(np.maximum(p, EPSILON), 1 - EPSILON)
-        return -np.where(labels == 1, np.log(p1), np.log1p(-p1))
-    true = np.minimum(np.maximum(p[np.arange(len(labels)), labels], EPSILON), 1 - EPSILON)
-    return -np.log(true)
+    return _CrossEntropy(labels)(probabilities)
+
+
+class _CrossEntropy:
+    """`cross_entropy` with its labels prepared once (a writer's sample is fixed: this
+    runs at every frame)."""
+
+    def __init__(self, labels):
+        self.labels = np.asarray(labels).astype(np.int64, copy=False).reshape(-1)
+        self.is_one = self.labels == 1
+        self.rows = np.arange(len(self.labels))
+
+    def __call__(self, probabilities):
+        p = np.asarray(probabilities, np.float64)
+        # Clipped, the logarithms cannot warn (NaN passes through quietly). maximum and
+        # minimum: np.clip's value, through fewer Python calls.
+        if p.ndim == 1:
+            p1 = np.minimum(np.maximum(p, EPSILON), 1 - EPSILON)
+            return -np.where(self.is_one, np.log(p1), np.log1p(-p1))
+        true = np.minimum(np.maximum(p[self.rows, self.labels], EPSILON), 1 - EPSILON)
+        return -np.log(true)
 
 
 REGRESSION_LOSSES = {"squared": squared, "absolute": absolute}
@@ -77,6 +89,29 @@ class PointLoss:
                 f"loss: the callable returned {values.size} values for {len(labels)} points; "
                 "expected one value per point")
         return values
+
+    def bind(self, targets, *, classification, binary=False):
+        """This loss for fixed targets (a point set's, as the writer keeps them: class
+        labels [n], or values [n, k]): a function of the predictions (float64 [n, P]: P(class
+        1) of a `binary` classifier, every class's probability, or each output's value) that
+        gives float64 [n, 1] (a classifier) or [n, k] losses, as `classes` and `per_output`
+        give them. None for "model" (no NumPy form)."""
+        if self.function is None:
+            return None
+        if self.kind == "cross_entropy":  # clipped: it cannot warn
+            loss = _CrossEntropy(targets)
+            if binary:
+                return lambda predictions: loss(predictions[:, 0])[:, None]
+            return lambda predictions: loss(predictions)[:, None]
+
+        def quietly(predictions):
+            with np.errstate(all="ignore"):  # a diverging model overflows: inf, not a warning
+                if classification:
+                    probabilities = predictions[:, 0] if binary else predictions
+                    return self.classes(targets, probabilities)[:, None]
+                return self.per_output(targets, predictions)
+
+        return quietly
 
 
 def point_loss(loss, task):

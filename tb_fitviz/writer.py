@@ -246,6 +246,10 @@ class FitVizWriter:
             self._validation = (xv[index], _subset(yv, index))
 
         # -- schedule, loss, view defaults --
+        # The loss of each point set, its targets prepared once (this runs at every frame).
+        self._sample_loss = self._bind_loss(self._sample[1])
+        self._validation_loss = (None if self._validation is None
+                                 else self._bind_loss(self._validation[1]))
         self.schedule = as_schedule(every)
         if self.schedule is not None and hasattr(self.schedule, "set_scale"):
             self.schedule.set_scale(self._prediction_scale())
@@ -387,35 +391,33 @@ class FitVizWriter:
         """Per-point loss of `y_pred` against the sample's targets (or `y_true`, a
         target array as `y_sample` gives it): float64 [N], or [N, k] (each output's
         own) for a regression with k > 1 outputs."""
-        targets = self._sample[1] if y_true is None else np.asarray(y_true)
         if self.loss.function is None:
             raise ValueError(
                 "loss: 'model' has no NumPy form; pass point_loss= (and point_loss_validation=) "
                 "to record, or choose another loss")
-        predictions = self.predictions(y_pred, count=len(targets))
-        with np.errstate(all="ignore"):
-            if self.kind.is_classification:
-                probabilities = predictions[:, 0] if self.kind.binary else predictions
-                return self.loss.classes(targets, probabilities)
-            losses = self.loss.per_output(targets.reshape(len(targets), -1), predictions)
+        loss = (self._sample_loss if y_true is None
+                else self._bind_loss(np.asarray(y_true)))
+        losses = loss(self.predictions(y_pred, count=len(self._sample[0] if y_true is None
+                                                             else y_true)))
         return losses[:, 0] if losses.shape[1] == 1 else losses
 
-    def _losses(self, predictions, given, targets, name):
-        """(the loss per point [n], each output's [n, k] or None) of one point set."""
+    def _bind_loss(self, targets):
+        """The writer's loss for these targets (as `y_sample` or `_sample[1]` holds them)."""
+        kind = self.kind
+        if not kind.is_classification:
+            targets = targets.reshape(len(targets), -1)
+        return self.loss.bind(targets, classification=kind.is_classification,
+                              binary=kind.binary)
+
+    def _losses(self, predictions, given, loss, name):
+        """(the loss per point [n], each output's [n, k] or None) of one point set, by
+        `given` values or else by its bound `loss`."""
         if given is None:
-            if self.loss.function is None:
+            if loss is None:
                 raise ValueError(
                     f"{name}: required with loss='model' (the per-point loss has no NumPy "
                     "form here); pass it to record, or choose another loss")
-            probs = None
-            if self.kind.is_classification:
-                probs = predictions[:, 0] if self.kind.binary else predictions
-            if self.loss.kind == "cross_entropy":  # it clips: it cannot warn
-                losses = self.loss.classes(targets, probs)[:, None]
-            else:
-                with np.errstate(all="ignore"):
-                    losses = (self.loss.classes(targets, probs)[:, None] if probs is not None
-                              else self.loss.per_output(targets, predictions))
+            losses = loss(predictions)
         else:
             losses = np.asarray(given, dtype=np.float64)
             n = len(predictions)
@@ -464,8 +466,7 @@ class FitVizWriter:
             step = self._check_step(step)
         kind = self.kind
         predictions = self.predictions(y_pred)
-        targets = self._target_matrix(self._sample[1])
-        loss, per_output = self._losses(predictions, point_loss, targets, "point_loss")
+        loss, per_output = self._losses(predictions, point_loss, self._sample_loss, "point_loss")
         grid = None
         if kind.grid is not None:
             if y_pred_grid is None:
@@ -477,7 +478,9 @@ class FitVizWriter:
             grid = self.predictions(y_pred_grid, "y_pred_grid", count=kind.grid.size ** 2,
                                     dtype=np.float32)
             grid = np.array(grid.T, order="C")
-        with np.errstate(all="ignore"):
+        # A sum of huge losses can overflow (a warning): not a clipped cross-entropy's.
+        with (contextlib.nullcontext() if point_loss is None and self.loss.kind == "cross_entropy"
+              else np.errstate(all="ignore")):
             sample_loss = float(loss.sum()) / loss.size  # np.mean's value, without its wrapper
             validation_loss = math.nan
             if self._validation is not None and (
@@ -486,8 +489,7 @@ class FitVizWriter:
                 vp = (np.zeros((count, len(kind.prediction_channels)))
                       if y_pred_validation is None
                       else self.predictions(y_pred_validation, "y_pred_validation", count))
-                vloss, _ = self._losses(vp, point_loss_validation,
-                                        self._target_matrix(self._validation[1]),
+                vloss, _ = self._losses(vp, point_loss_validation, self._validation_loss,
                                         "point_loss_validation")
                 validation_loss = float(vloss.sum()) / vloss.size
         regularization = math.nan if regularization_loss is None else float(regularization_loss)
@@ -496,7 +498,7 @@ class FitVizWriter:
         channels = [predictions.T, loss[None, :]]
         if per_output is not None:
             channels.append(per_output.T)
-        values = np.concatenate(channels).astype(np.float32)
+        values = np.concatenate(channels, dtype=np.float32)
         scalars = [(fmt.SCALAR_SAMPLE_LOSS, sample_loss)]
         if not math.isnan(validation_loss):
             scalars.append((fmt.SCALAR_VALIDATION_LOSS, validation_loss))
@@ -516,18 +518,13 @@ class FitVizWriter:
                          and self._images.frames_since_image >= self.images):
                 self._images.draw_last()
 
-    def _target_matrix(self, targets):
-        return targets if self.kind.is_classification else targets.reshape(len(targets), -1)
-
     def record_batch_loss(self, step, loss):
         """Records the loss of one batch (its own value, not a running mean).
 
         Written as the scalar `fitviz/batch_loss` and, in chunks at each
         frame, as `fitviz/batch_losses` (which keeps every value).
         """
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-            raise TypeError(f"step: expected an int, got {type(step).__name__}")
-        step = int(step)
+        step = _as_step(step)
         loss = float(loss)
         with self._lock:
             if self._closed:
@@ -617,9 +614,7 @@ class FitVizWriter:
             _OPEN_WRITERS.add(self)
 
     def _check_step(self, step):
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-            raise TypeError(f"step: expected an int, got {type(step).__name__}")
-        step = int(step)
+        step = _as_step(step)
         if step < 0:
             raise ValueError(f"step: expected a step >= 0, got {step}")
         if self._closed:
@@ -719,7 +714,17 @@ def _check_images(images):
     )
 
 
+def _as_step(step):
+    if type(step) is int:  # the usual case, without the slower checks below
+        return step
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise TypeError(f"step: expected an int, got {type(step).__name__}")
+    return int(step)
+
+
 def _as_epoch(epoch):
+    if type(epoch) is int:
+        return float(epoch)
     if epoch is None:
         return math.nan
     if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real):

@@ -1,0 +1,77 @@
+"""The TFRecord framing of event files, by each way FitViz can write it, read back byte for
+byte and checked with TensorBoard's own pure-Python CRC32C (an independent implementation)."""
+
+import os
+import struct
+import sys
+
+import pytest
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+from tb_fitviz import event_file
+
+
+def _records(path):
+    """The records of a TFRecord file, each CRC checked; fails on a torn or corrupt file."""
+    data = open(path, "rb").read()
+    records, at = [], 0
+    while at < len(data):
+        header = data[at:at + 8]
+        (length,) = struct.unpack("<Q", header)
+        assert struct.unpack("<I", data[at + 8:at + 12])[0] == masked_crc32c(header)
+        body = data[at + 12:at + 12 + length]
+        assert len(body) == length, "torn record"
+        assert struct.unpack("<I", data[at + 12 + length:at + 16 + length])[0] == \
+            masked_crc32c(body)
+        records.append(body)
+        at += 16 + length
+    return records
+
+
+def _payloads():
+    # Sizes from empty to a surface frame's; 700 records between two flushes are 2,800
+    # buffers, more than one os.writev call takes (1,024 on Linux).
+    return [bytes([i % 251]) * size
+            for i, size in enumerate([0, 1, 7, 48_214, 300] + [5 + i % 40 for i in range(700)])]
+
+
+@pytest.mark.parametrize("framing", ["writev", "buffered", "tensorflow", "pure python"])
+def test_records_read_back_whatever_writes_them(framing, tmp_path, monkeypatch):
+    if framing in ("tensorflow", "pure python"):
+        monkeypatch.setattr(event_file, "_fast_crc32c", lambda: None)
+    if framing == "buffered":
+        monkeypatch.delattr(os, "writev")
+    if framing == "tensorflow":
+        pytest.importorskip("tensorflow")
+    else:
+        monkeypatch.setitem(sys.modules, "tensorflow", None)
+    path = str(tmp_path / "records")
+    records = event_file._open_records(path)
+    assert isinstance(records, event_file._PythonRecords) == (framing != "tensorflow")
+    payloads = _payloads()
+    for i, payload in enumerate(payloads):
+        records.write(payload)
+        if i in (2, 4):
+            records.flush()
+    records.flush()
+    assert _records(path) == payloads  # every record, in order, once flushed
+    records.write(b"last")
+    records.close()
+    assert _records(path) == payloads + [b"last"]
+
+
+def test_a_short_write_is_finished_in_order(tmp_path, monkeypatch):
+    """os.writev may write less than asked (a signal, a full pipe): the rest follows, in order."""
+    real = os.writev
+
+    def short(fd, buffers):
+        return real(fd, [bytes(buffers[0])[:3]])  # 3 bytes of the first buffer only
+
+    monkeypatch.setattr(os, "writev", short)
+    path = str(tmp_path / "records")
+    records = event_file._PythonRecords(path)
+    payloads = [b"frame" * 1000, b"loss", b""]
+    for payload in payloads:
+        records.write(payload)
+    records.close()
+    assert _records(path) == payloads
