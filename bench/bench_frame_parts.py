@@ -35,9 +35,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np  # noqa: E402
-
 import bench_recording as recording  # noqa: E402
+import numpy as np  # noqa: E402
 
 VARIANTS = ("b", "no-record", "no-events", "no-write", "a")
 

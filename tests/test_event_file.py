@@ -13,7 +13,8 @@ from tb_fitviz import event_file
 
 def _records(path):
     """The records of a TFRecord file, each CRC checked; fails on a torn or corrupt file."""
-    data = open(path, "rb").read()
+    with open(path, "rb") as file:
+        data = file.read()
     records, at = [], 0
     while at < len(data):
         header = data[at:at + 8]
