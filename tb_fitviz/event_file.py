@@ -130,8 +130,11 @@ class _PythonRecords:
             self._parts.extend(parts)
 
     def flush(self):
+        if isinstance(self._file, io.BufferedWriter):
+            self._file.flush()
+            return
         parts, self._parts = self._parts, []
-        fd = self._file.fileno()
+        fd = self._file.fileno() if parts else None
         while parts:
             batch, parts = parts[:_IOV_MAX], parts[_IOV_MAX:]
             written = os.writev(fd, batch)
@@ -140,8 +143,6 @@ class _PythonRecords:
                 rest = memoryview(b"".join(batch))[written:]
                 while rest:
                     rest = rest[os.write(fd, rest):]
-        if isinstance(self._file, io.BufferedWriter):
-            self._file.flush()
 
     def close(self):
         self.flush()

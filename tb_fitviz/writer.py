@@ -479,7 +479,8 @@ class FitVizWriter:
                                     dtype=np.float32)
             grid = np.array(grid.T, order="C")
         # A sum of huge losses can overflow (a warning): not a clipped cross-entropy's.
-        with (contextlib.nullcontext() if point_loss is None and self.loss.kind == "cross_entropy"
+        computed = point_loss is None and point_loss_validation is None
+        with (contextlib.nullcontext() if computed and self.loss.kind == "cross_entropy"
               else np.errstate(all="ignore")):
             sample_loss = float(loss.sum()) / loss.size  # np.mean's value, without its wrapper
             validation_loss = math.nan
