@@ -25,12 +25,10 @@ on the next training step included (what a timer around the part itself does not
 
 import argparse
 import contextlib
-import gc
 import os
 import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -51,29 +49,12 @@ def _patched(owner, name, value):
         setattr(owner, name, original)
 
 
-def _batch_ends():
-    import keras
-
-    class Ends(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.ends = []
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.ends.append(time.perf_counter())
-
-    return Ends()
-
-
 def _fit(name, x, y, weights, callback):
-    """The median seconds between batch ends of one 3-epoch fit."""
-    ends = _batch_ends()
-    model = recording.make_model(name, weights)
-    gc.collect()
-    model.fit(x, y, epochs=3, batch_size=128, verbose=0, callbacks=[callback, ends],
-              shuffle=True)
+    """The median seconds between batch ends of one 3-epoch fit (`bench_recording.run`)."""
+    seconds = recording.run(name, x, y, weights, 3, callback)[2]
     if hasattr(callback, "close"):
         callback.close()
-    return statistics.median(np.diff(ends.ends)[1:])
+    return seconds
 
 
 def measure(name, repeats):
