@@ -1,0 +1,202 @@
+"""Recording after every batch against its floor, interleaved inside one fit.
+
+`bench_recording.py` compares whole fits, one variant after another. On this
+shared 2-core machine the speed of the machine drifts between fits (the floor's
+median batch ranged from 3.5 to 6.8 ms between runs of one afternoon), which is
+as large as the effects measured. Here the variants take turns inside one fit,
+in blocks of `--block` batches in a shuffled order, so that drift hits them
+alike; the first interval of each block is left out (it carries the previous
+variant's after-effects), and each variant's figure is its median time between
+batch ends.
+
+Variants (the same workloads as `bench_recording.py`):
+
+  b  the floor: a compiled forward pass on the same points after every batch
+  f  FitViz's own compiled forward pass (losses in it) after every batch, alone
+  n  FitVizCallback(every=1, images=False) with `FitVizWriter.record` a no-op:
+     the callback's forward pass and its bookkeeping, no frame
+  a  FitVizCallback(every=1, images=False): a frame after every batch
+
+One fit per process, several processes: the relative speed of two compiled
+functions also differs from process to process (memory placement), so the
+spread between processes is part of the measurement.
+
+    python bench/bench_interleaved.py                      # both, 4 processes, 15 epochs
+    python bench/bench_interleaved.py --workload moons --processes 6
+"""
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_recording as recording  # noqa: E402
+
+VARIANTS = ("b", "f", "n", "a")
+
+
+def fit_interleaved(name, epochs, block, seed):
+    """{variant: median seconds between batch ends} of one fit with the variants in turn."""
+    import keras
+    import numpy as np
+
+    from tb_fitviz import FitVizCallback
+    from tb_fitviz.data import make_grid
+
+    x, y = recording.sine_workload() if name == "sine" else recording.moons_workload()
+    weights = recording.make_model(name).get_weights()
+    logs = tempfile.mkdtemp(prefix="fitviz-bench-interleaved-")
+
+    def fitviz(tag):
+        return FitVizCallback(os.path.join(logs, tag), x, y, every=1, images=False)
+
+    probe = fitviz("probe")
+    points = probe.writer.x_sample.reshape(len(probe.writer.x_sample), -1)
+    if probe.writer.kind.grid is not None:
+        points = np.concatenate([points, make_grid(x, 100, 0.05).points()])
+    probe.close()
+
+    class ForwardAlone(keras.callbacks.Callback):
+        """FitViz's forward pass after every batch, nothing else."""
+
+        def __init__(self):
+            super().__init__()
+            self.inner = fitviz("f")
+
+        def set_model(self, model):
+            super().set_model(model)
+            self.inner.set_model(model)
+
+        def on_train_begin(self, logs=None):
+            self.inner.on_train_begin(logs)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.inner._forward()
+
+    def without_record():
+        made = fitviz("n")
+        prepare = made._prepare
+
+        def prepared(model):
+            prepare(model)  # may make a new writer (the task settled from the model)
+            made.writer.record = lambda *args, **kwargs: None
+
+        made._prepare = prepared
+        return made
+
+    makers = {"b": lambda: recording.forward_only_callback(points.astype("float32")),
+              "f": ForwardAlone, "n": without_record, "a": lambda: fitviz("a")}
+
+    class Turns(keras.callbacks.Callback):
+        """Hands each batch end to one variant, in shuffled blocks; keeps the times."""
+
+        def __init__(self):
+            super().__init__()
+            self.variants = {v: makers[v]() for v in VARIANTS}
+            self.random = random.Random(seed)
+            self.ends = []  # (variant, index in its block, time)
+            self.order = []
+            self.count = 0
+            self.current = None
+
+        def set_model(self, model):
+            super().set_model(model)
+            for callback in self.variants.values():
+                callback.set_model(model)
+
+        def set_params(self, params):
+            super().set_params(params)
+            for callback in self.variants.values():
+                callback.set_params(params)
+
+        def on_train_begin(self, logs=None):
+            for callback in self.variants.values():
+                callback.on_train_begin(logs)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            for callback in self.variants.values():
+                callback.on_epoch_begin(epoch, logs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            for callback in self.variants.values():
+                callback.on_epoch_end(epoch, logs)
+
+        def on_train_end(self, logs=None):
+            for callback in self.variants.values():
+                callback.on_train_end(logs)
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.count % block == 0:
+                if not self.order:
+                    self.order = self.random.sample(VARIANTS, len(VARIANTS))
+                self.current = self.order.pop()
+            self.variants[self.current].on_train_batch_end(batch, logs)
+            self.ends.append((self.current, self.count % block, time.perf_counter()))
+            self.count += 1
+
+    recording.run(name, x, y, weights, 1, None)  # warm-up: tracing, first imports
+    turns = Turns()
+    model = recording.make_model(name, weights)
+    import gc
+
+    gc.collect()
+    model.fit(x, y, epochs=epochs, batch_size=128, verbose=0, callbacks=[turns], shuffle=True)
+    for callback in turns.variants.values():
+        if hasattr(callback, "close"):
+            callback.close()
+    intervals = {v: [] for v in VARIANTS}
+    for (before, _, start), (variant, index, end) in zip(turns.ends, turns.ends[1:]):
+        if variant == before and index >= 1:
+            intervals[variant].append(end - start)
+    return {v: statistics.median(t) for v, t in intervals.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workload", choices=("sine", "moons", "both"), default="both")
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--block", type=int, default=4)
+    parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        medians = fit_interleaved(args.workload, args.epochs, args.block, args.child)
+        print(" ".join(f"{v}={medians[v]!r}" for v in VARIANTS))
+        return
+    workloads = ("sine", "moons") if args.workload == "both" else (args.workload,)
+    for name in workloads:
+        ratios = {v: [] for v in VARIANTS}
+        floors = []
+        for process in range(args.processes):
+            output = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), "--workload", name, "--epochs",
+                 str(args.epochs), "--block", str(args.block), "--child", str(process)],
+                check=True, capture_output=True, text=True).stdout.split()
+            medians = {k: float(v) for k, v in (item.split("=") for item in output)}
+            floors.append(medians["b"])
+            for v in VARIANTS:
+                ratios[v].append(medians[v] / medians["b"])
+            print(f"  {name} process {process + 1}: floor {medians['b'] * 1e3:.3f} ms; "
+                  + ", ".join(f"{v} {ratios[v][-1]:.3f}" for v in VARIANTS[1:]),
+                  file=sys.stderr, flush=True)
+        print(f"\n{name}: {recording.DESCRIPTIONS[name]}")
+        print(f"{args.processes} processes x {args.epochs} epochs, variants in turn in blocks "
+              f"of {args.block} batches; the floor's median batch {min(floors) * 1e3:.2f} to "
+              f"{max(floors) * 1e3:.2f} ms")
+        for v, label in (("f", "FitViz's forward pass alone"),
+                         ("n", "callback without frames (record a no-op)"),
+                         ("a", "a frame after every batch (target <= 1.10)")):
+            values = sorted(ratios[v])
+            print(f"  {label:45s} / floor: median {statistics.median(values):.3f} "
+                  f"[{values[0]:.3f}-{values[-1]:.3f}]  " + " ".join(f"{r:.3f}" for r in ratios[v]))
+
+
+if __name__ == "__main__":
+    main()
