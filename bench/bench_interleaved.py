@@ -12,7 +12,7 @@ batch ends.
 Variants (the same workloads as `bench_recording.py`):
 
   b  the floor: a compiled forward pass on the same points after every batch
-  f  FitViz's own compiled forward pass (losses in it) after every batch, alone
+  f  FitViz's own compiled forward pass after every batch, alone
   n  FitVizCallback(every=1, images=False) with `FitVizWriter.record` a no-op:
      the callback's forward pass and its bookkeeping, no frame
   a  FitVizCallback(every=1, images=False): a frame after every batch
