@@ -34,7 +34,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_recording as recording  # noqa: E402
-import numpy as np  # noqa: E402
 
 VARIANTS = ("b", "no-record", "no-events", "no-write", "a")
 
@@ -59,30 +58,19 @@ def _fit(name, x, y, weights, callback):
 
 def measure(name, repeats):
     from tb_fitviz import FitVizCallback, event_file, summaries
-    from tb_fitviz.data import make_grid
 
     x, y = recording.sine_workload() if name == "sine" else recording.moons_workload()
     weights = recording.make_model(name).get_weights()
     logs = tempfile.mkdtemp(prefix="fitviz-bench-parts-")
     probe = FitVizCallback(os.path.join(logs, "probe"), x, y, every=1, images=False)
-    points = probe.writer.x_sample.reshape(len(probe.writer.x_sample), -1)
-    if probe.writer.kind.grid is not None:
-        points = np.concatenate([points, make_grid(x, 100, 0.05).points()])
+    points = recording.floor_points(probe, x)
     probe.close()
     runs = iter(range(10**6))
 
     def callback(variant):
         made = FitVizCallback(os.path.join(logs, f"{variant}-{next(runs)}"), x, y, every=1,
                               images=False)
-        if variant == "no-record":
-            prepare = made._prepare
-
-            def without_record(model):
-                prepare(model)
-                made.writer.record = lambda *args, **kwargs: None
-
-            made._prepare = without_record
-        return made
+        return recording.without_record(made) if variant == "no-record" else made
 
     def serialize_only(self, event):
         event.SerializeToString()
@@ -100,7 +88,7 @@ def measure(name, repeats):
                                                    serialize_only))
                     patches.enter_context(_patched(event_file.EventFile, "flush",
                                                    lambda self: None))
-                made = (recording.forward_only_callback(points.astype("float32"))
+                made = (recording.forward_only_callback(points)
                         if variant == "b" else callback(variant))
                 seconds[variant].append(_fit(name, x, y, weights, made))
     print(f"{name}: median time between batch ends, {repeats} interleaved repeats of 3 epochs")

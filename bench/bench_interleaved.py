@@ -45,10 +45,8 @@ VARIANTS = ("b", "f", "n", "a")
 def fit_interleaved(name, epochs, block, seed):
     """{variant: median seconds between batch ends} of one fit with the variants in turn."""
     import keras
-    import numpy as np
 
     from tb_fitviz import FitVizCallback
-    from tb_fitviz.data import make_grid
 
     x, y = recording.sine_workload() if name == "sine" else recording.moons_workload()
     weights = recording.make_model(name).get_weights()
@@ -58,9 +56,7 @@ def fit_interleaved(name, epochs, block, seed):
         return FitVizCallback(os.path.join(logs, tag), x, y, every=1, images=False)
 
     probe = fitviz("probe")
-    points = probe.writer.x_sample.reshape(len(probe.writer.x_sample), -1)
-    if probe.writer.kind.grid is not None:
-        points = np.concatenate([points, make_grid(x, 100, 0.05).points()])
+    points = recording.floor_points(probe, x)
     probe.close()
 
     class ForwardAlone(keras.callbacks.Callback):
@@ -80,19 +76,8 @@ def fit_interleaved(name, epochs, block, seed):
         def on_train_batch_end(self, batch, logs=None):
             self.inner._forward()
 
-    def without_record():
-        made = fitviz("n")
-        prepare = made._prepare
-
-        def prepared(model):
-            prepare(model)  # may make a new writer (the task settled from the model)
-            made.writer.record = lambda *args, **kwargs: None
-
-        made._prepare = prepared
-        return made
-
-    makers = {"b": lambda: recording.forward_only_callback(points.astype("float32")),
-              "f": ForwardAlone, "n": without_record, "a": lambda: fitviz("a")}
+    makers = {"b": lambda: recording.forward_only_callback(points), "f": ForwardAlone,
+              "n": lambda: recording.without_record(fitviz("n")), "a": lambda: fitviz("a")}
 
     class Turns(keras.callbacks.Callback):
         """Hands each batch end to one variant, in shuffled blocks; keeps the times."""

@@ -139,6 +139,30 @@ def forward_only_callback(points):
     return ForwardOnly()
 
 
+def floor_points(callback, x):
+    """The floor's points, float32 [n, d]: the callback's own sample, and the surface grid of
+    a two-feature run, so that the floor and (a) predict on the same points."""
+    from tb_fitviz.data import make_grid
+
+    points = callback.writer.x_sample.reshape(len(callback.writer.x_sample), -1)
+    if callback.writer.kind.grid is not None:
+        points = np.concatenate([points, make_grid(x, 100, 0.05).points()])
+    return points.astype("float32")
+
+
+def without_record(callback):
+    """`callback` with `FitVizWriter.record` a no-op: its forward pass and bookkeeping, no
+    frame. Set once the model is known (that may make a new writer: the task settled)."""
+    prepare = callback._prepare
+
+    def prepared(model):
+        prepare(model)
+        callback.writer.record = lambda *args, **kwargs: None
+
+    callback._prepare = prepared
+    return callback
+
+
 def original_callback(x_sample, x, y):
     """model.predict + a Matplotlib redraw per batch, as the 2018 module did (Agg, no window)."""
     import keras
@@ -222,7 +246,6 @@ def bench_workload(name, epochs, repeats, skip_original, logs):
     import keras
 
     from tb_fitviz import FitVizCallback
-    from tb_fitviz.data import make_grid
 
     x, y = sine_workload() if name == "sine" else moons_workload()
     weights = make_model(name).get_weights()
@@ -234,22 +257,19 @@ def bench_workload(name, epochs, repeats, skip_original, logs):
 
     # The floor's points: the writer's own sample (and grid), so (a) and (b) predict alike.
     probe = fitviz(every=1, images=False)
-    points = probe.writer.x_sample.reshape(len(probe.writer.x_sample), -1)
-    if name == "moons":
-        points = np.concatenate([points, make_grid(x, 100, 0.05).points()])
+    points = floor_points(probe, x)
     probe.close()
     variants = {
         "plain": lambda: None,
         "a": lambda: fitviz(every=1, images=False),
         "a+i": lambda: fitviz(every=1),
         "a+t": lambda: in_thread(fitviz(every=1)),
-        "b": lambda: forward_only_callback(points.astype("float32")),
+        "b": lambda: forward_only_callback(points),
         "c": lambda: fitviz(),
         "aa": lambda: None,
     }
     if name == "sine" and not skip_original:
-        x_sample = points.astype("float32")
-        variants["d"] = lambda: original_callback(x_sample, x, y)
+        variants["d"] = lambda: original_callback(points, x, y)
     times = {v: [] for v in variants}
     cpu_times = {v: [] for v in variants}
     batch_medians = {v: [] for v in variants}
