@@ -33,7 +33,6 @@ PyTorch or NumPy user does not pay for it.
 """
 
 import collections
-import io
 import itertools
 import os
 import shutil
@@ -108,13 +107,14 @@ class _PythonRecords:
 
     def __init__(self, path):
         self._crc = _fast_crc32c()
-        if self._crc is None or not hasattr(os, "writev"):
+        self._gather = _gathers()  # parts kept for one os.writev at flush
+        if self._gather:
+            self._file = open(path, "ab", buffering=0)  # noqa: SIM115 (kept open)
+        else:
             from tensorboard.summary.writer.record_writer import RecordWriter
 
             self._file = open(path, "ab")  # noqa: SIM115 (kept open across frames)
             self._writer = RecordWriter(self._file) if self._crc is None else None
-        else:
-            self._file = open(path, "ab", buffering=0)  # noqa: SIM115 (kept open)
         self._parts = []
 
     def write(self, data):
@@ -124,13 +124,13 @@ class _PythonRecords:
         header = struct.pack("<Q", len(data))
         parts = (header, struct.pack("<I", _masked(self._crc(header))), data,
                  struct.pack("<I", _masked(self._crc(data))))
-        if isinstance(self._file, io.BufferedWriter):  # no os.writev here
-            self._file.write(b"".join(parts))
-        else:
+        if self._gather:
             self._parts.extend(parts)
+        else:  # no os.writev here
+            self._file.write(b"".join(parts))
 
     def flush(self):
-        if isinstance(self._file, io.BufferedWriter):
+        if not self._gather:
             self._file.flush()
             return
         parts, self._parts = self._parts, []
@@ -163,6 +163,11 @@ def _fast_crc32c():
     except ImportError:
         return None
     return google_crc32c.value if getattr(google_crc32c, "implementation", "") == "c" else None
+
+
+def _gathers():
+    """Whether records are framed by google-crc32c's C code and written with os.writev."""
+    return _fast_crc32c() is not None and hasattr(os, "writev")
 
 
 def _masked(crc):
@@ -341,6 +346,6 @@ def _open_records(path):
     TensorFlow's TFRecordWriter if TensorFlow is imported, else Python framing."""
     tf = sys.modules.get("tensorflow")
     record_writer = getattr(getattr(tf, "io", None), "TFRecordWriter", None)
-    if record_writer is not None and (_fast_crc32c() is None or not hasattr(os, "writev")):
+    if record_writer is not None and not _gathers():
         return record_writer(path)
     return _PythonRecords(path)
