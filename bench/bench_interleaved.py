@@ -17,12 +17,18 @@ Variants (the same workloads as `bench_recording.py`):
      the callback's forward pass and its bookkeeping, no frame
   a  FitVizCallback(every=1, images=False): a frame after every batch
 
+With `--parts`, two more, each (a) with one part of the frame's event output off:
+
+  e  `EventOutput.frame` a no-op: the losses and arrays made, no event
+  w  the frame's event built and serialized, not framed or written
+
 One fit per process, several processes: the relative speed of two compiled
 functions also differs from process to process (memory placement), so the
 spread between processes is part of the measurement.
 
     python bench/bench_interleaved.py                      # both, 4 processes, 15 epochs
     python bench/bench_interleaved.py --workload moons --processes 6
+    python bench/bench_interleaved.py --workload moons --parts
 """
 
 import argparse
@@ -40,9 +46,34 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_recording as recording  # noqa: E402
 
 VARIANTS = ("b", "f", "n", "a")
+PARTS = ("e", "w")
+LABELS = {
+    "f": "FitViz's forward pass alone",
+    "n": "callback without frames (record a no-op)",
+    "a": "a frame after every batch (target <= 1.10)",
+    "e": "(a) without the event output",
+    "w": "(a) with the event serialized, not written",
+}
 
 
-def fit_interleaved(name, epochs, block, seed):
+def _no_event_output(writer):
+    writer._events.frame = lambda *args, **kwargs: None
+
+
+def _event_not_written(writer):
+    output = writer._events
+    open_file = output._file
+
+    def serialized_only():
+        events = open_file()
+        events.write = lambda event: event.SerializeToString()
+        events.flush = lambda: None
+        return events
+
+    output._file = serialized_only
+
+
+def fit_interleaved(name, epochs, block, seed, variants=VARIANTS):
     """{variant: median seconds between batch ends} of one fit with the variants in turn."""
     import keras
 
@@ -77,14 +108,16 @@ def fit_interleaved(name, epochs, block, seed):
             self.inner._forward()
 
     makers = {"b": lambda: recording.forward_only_callback(points), "f": ForwardAlone,
-              "n": lambda: recording.without_record(fitviz("n")), "a": lambda: fitviz("a")}
+              "n": lambda: recording.without_record(fitviz("n")), "a": lambda: fitviz("a"),
+              "e": lambda: recording.with_writer_patch(fitviz("e"), _no_event_output),
+              "w": lambda: recording.with_writer_patch(fitviz("w"), _event_not_written)}
 
     class Turns(keras.callbacks.Callback):
         """Hands each batch end to one variant, in shuffled blocks; keeps the times."""
 
         def __init__(self):
             super().__init__()
-            self.variants = {v: makers[v]() for v in VARIANTS}
+            self.variants = {v: makers[v]() for v in variants}
             self.random = random.Random(seed)
             self.ends = []  # (variant, index in its block, time)
             self.order = []
@@ -120,7 +153,7 @@ def fit_interleaved(name, epochs, block, seed):
         def on_train_batch_end(self, batch, logs=None):
             if self.count % block == 0:
                 if not self.order:
-                    self.order = self.random.sample(VARIANTS, len(VARIANTS))
+                    self.order = self.random.sample(variants, len(variants))
                 self.current = self.order.pop()
             self.variants[self.current].on_train_batch_end(batch, logs)
             self.ends.append((self.current, self.count % block, time.perf_counter()))
@@ -136,7 +169,7 @@ def fit_interleaved(name, epochs, block, seed):
     for callback in turns.variants.values():
         if hasattr(callback, "close"):
             callback.close()
-    intervals = {v: [] for v in VARIANTS}
+    intervals = {v: [] for v in variants}
     for (before, _, start), (variant, index, end) in zip(turns.ends, turns.ends[1:]):
         if variant == before and index >= 1:
             intervals[variant].append(end - start)
@@ -149,37 +182,39 @@ def main(argv=None):
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--block", type=int, default=4)
+    parser.add_argument("--parts", action="store_true",
+                        help="add variants e and w: (a) with parts of its event output off")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    variants = VARIANTS + PARTS if args.parts else VARIANTS
     if args.child is not None:
-        medians = fit_interleaved(args.workload, args.epochs, args.block, args.child)
-        print(" ".join(f"{v}={medians[v]!r}" for v in VARIANTS))
+        medians = fit_interleaved(args.workload, args.epochs, args.block, args.child, variants)
+        print(" ".join(f"{v}={medians[v]!r}" for v in variants))
         return
     workloads = ("sine", "moons") if args.workload == "both" else (args.workload,)
     for name in workloads:
-        ratios = {v: [] for v in VARIANTS}
+        ratios = {v: [] for v in variants}
         floors = []
         for process in range(args.processes):
             output = subprocess.run(
                 [sys.executable, os.path.abspath(__file__), "--workload", name, "--epochs",
-                 str(args.epochs), "--block", str(args.block), "--child", str(process)],
+                 str(args.epochs), "--block", str(args.block), "--child", str(process)]
+                + (["--parts"] if args.parts else []),
                 check=True, capture_output=True, text=True).stdout.split()
             medians = {k: float(v) for k, v in (item.split("=") for item in output)}
             floors.append(medians["b"])
-            for v in VARIANTS:
+            for v in variants:
                 ratios[v].append(medians[v] / medians["b"])
             print(f"  {name} process {process + 1}: floor {medians['b'] * 1e3:.3f} ms; "
-                  + ", ".join(f"{v} {ratios[v][-1]:.3f}" for v in VARIANTS[1:]),
+                  + ", ".join(f"{v} {ratios[v][-1]:.3f}" for v in variants[1:]),
                   file=sys.stderr, flush=True)
         print(f"\n{name}: {recording.DESCRIPTIONS[name]}")
         print(f"{args.processes} processes x {args.epochs} epochs, variants in turn in blocks "
               f"of {args.block} batches; the floor's median batch {min(floors) * 1e3:.2f} to "
               f"{max(floors) * 1e3:.2f} ms")
-        for v, label in (("f", "FitViz's forward pass alone"),
-                         ("n", "callback without frames (record a no-op)"),
-                         ("a", "a frame after every batch (target <= 1.10)")):
+        for v in variants[1:]:
             values = sorted(ratios[v])
-            print(f"  {label:45s} / floor: median {statistics.median(values):.3f} "
+            print(f"  {LABELS[v]:45s} / floor: median {statistics.median(values):.3f} "
                   f"[{values[0]:.3f}-{values[-1]:.3f}]  " + " ".join(f"{r:.3f}" for r in ratios[v]))
 
 

@@ -152,12 +152,19 @@ def floor_points(callback, x):
 
 def without_record(callback):
     """`callback` with `FitVizWriter.record` a no-op: its forward pass and bookkeeping, no
-    frame. Set once the model is known (that may make a new writer: the task settled)."""
+    frame."""
+    return with_writer_patch(callback, lambda writer: setattr(
+        writer, "record", lambda *args, **kwargs: None))
+
+
+def with_writer_patch(callback, patch):
+    """`callback` with `patch(writer)` applied once the model is known: that may make a
+    new writer (the task settled), so a patch made earlier can be lost."""
     prepare = callback._prepare
 
     def prepared(model):
         prepare(model)
-        callback.writer.record = lambda *args, **kwargs: None
+        patch(callback.writer)
 
     callback._prepare = prepared
     return callback
