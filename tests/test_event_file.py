@@ -2,11 +2,10 @@
 byte and checked with TensorBoard's own pure-Python CRC32C (an independent implementation)."""
 
 import os
-import struct
 import sys
 
 import pytest
-from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+from fault_scripts import support  # tests/ is on sys.path
 
 from tb_fitviz import event_file
 
@@ -14,19 +13,7 @@ from tb_fitviz import event_file
 def _records(path):
     """The records of a TFRecord file, each CRC checked; fails on a torn or corrupt file."""
     with open(path, "rb") as file:
-        data = file.read()
-    records, at = [], 0
-    while at < len(data):
-        header = data[at:at + 8]
-        (length,) = struct.unpack("<Q", header)
-        assert struct.unpack("<I", data[at + 8:at + 12])[0] == masked_crc32c(header)
-        body = data[at + 12:at + 12 + length]
-        assert len(body) == length, "torn record"
-        assert struct.unpack("<I", data[at + 12 + length:at + 16 + length])[0] == \
-            masked_crc32c(body)
-        records.append(body)
-        at += 16 + length
-    return records
+        return [body for _, body in support.tfrecords(file.read())]
 
 
 def _payloads():

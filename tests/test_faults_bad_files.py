@@ -28,13 +28,7 @@ DAMAGED = ("truncated", "corrupt-data", "corrupt-length")
 
 def _records(path):
     """(offset, length) of each TFRecord in the file."""
-    data = Path(path).read_bytes()
-    offset, records = 0, []
-    while offset + 12 <= len(data):
-        (length,) = struct.unpack_from("<Q", data, offset)
-        records.append((offset, length))
-        offset += 12 + length + 4
-    return records
+    return [(offset, len(body)) for offset, body in support.tfrecords(Path(path).read_bytes())]
 
 
 def _frame_record_offsets(path):

@@ -12,7 +12,6 @@ import contextlib
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,8 @@ from tb_fitviz import summary_format as fmt
 pytest.importorskip("boto3")
 pytest.importorskip("moto.server")
 
-from s3_server import S3Server  # noqa: E402  (tests/ is on sys.path)
+from fault_scripts import support  # noqa: E402  (tests/ is on sys.path)
+from s3_server import S3Server  # noqa: E402
 from tb_process import tensorboard_server  # noqa: E402
 from tensorboard.compat.proto import event_pb2  # noqa: E402
 
@@ -59,13 +59,8 @@ def small_segments(monkeypatch):
 
 
 def _events(data):
-    """The events of one event file's bytes (TFRecord framing, CRCs not checked)."""
-    events, offset = [], 0
-    while offset < len(data):
-        (length,) = struct.unpack_from("<Q", data, offset)
-        events.append(event_pb2.Event.FromString(data[offset + 12:offset + 12 + length]))
-        offset += 12 + length + 4
-    return events
+    """The events of one event file's bytes (every CRC checked)."""
+    return [event_pb2.Event.FromString(body) for _, body in support.tfrecords(data)]
 
 
 def _bucket_events(server, prefix):
@@ -266,7 +261,8 @@ def test_store_going_away_mid_run_warns_once_and_loses_nothing(s3, small_segment
                 step += 1
                 time.sleep(0.01)
 
-        frames(1.0)
+        # Until the first segment is uploaded (due after 0.5 s; later under load).
+        frames(15, until=lambda: s3.objects(BUCKET, "outage/"))
         assert s3.objects(BUCKET, "outage/")
         s3.down()
         try:

@@ -2,6 +2,7 @@
 
 import glob
 import os
+import struct
 import subprocess
 import sys
 import urllib.parse
@@ -77,6 +78,28 @@ def read_events(path):
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
     return list(EventFileLoader(path).Load())
+
+
+def tfrecords(data):
+    """[(offset, data)] of each TFRecord in `data` (an event file's bytes), in order. Every
+    CRC is checked with TensorBoard's pure-Python CRC32C (not the code FitViz frames with);
+    a torn or corrupt record fails."""
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    records, offset = [], 0
+    while offset < len(data):
+        header = data[offset:offset + 8]
+        assert len(header) == 8, f"a torn length at byte {offset}"
+        (length,) = struct.unpack("<Q", header)
+        assert data[offset + 8:offset + 12] == struct.pack("<I", masked_crc32c(header)), \
+            f"the length's CRC at byte {offset}"
+        body = data[offset + 12:offset + 12 + length]
+        assert len(body) == length, f"a torn record at byte {offset}"
+        assert data[offset + 12 + length:offset + 16 + length] == \
+            struct.pack("<I", masked_crc32c(body)), f"the data's CRC at byte {offset}"
+        records.append((offset, body))
+        offset += 16 + length
+    return records
 
 
 def frame_steps_in_files(run_dir):
