@@ -24,7 +24,6 @@ on the next training step included (what a timer around the part itself does not
 """
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
@@ -38,16 +37,6 @@ import bench_recording as recording  # noqa: E402
 VARIANTS = ("b", "no-record", "no-events", "no-write", "a")
 
 
-@contextlib.contextmanager
-def _patched(owner, name, value):
-    original = getattr(owner, name)
-    setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
-
-
 def _fit(name, x, y, weights, callback):
     """The median seconds between batch ends of one 3-epoch fit (`bench_recording.run`)."""
     seconds = recording.run(name, x, y, weights, 3, callback)[2]
@@ -57,7 +46,7 @@ def _fit(name, x, y, weights, callback):
 
 
 def measure(name, repeats):
-    from tb_fitviz import FitVizCallback, event_file, summaries
+    from tb_fitviz import FitVizCallback
 
     x, y = recording.sine_workload() if name == "sine" else recording.moons_workload()
     weights = recording.make_model(name).get_weights()
@@ -67,30 +56,24 @@ def measure(name, repeats):
     probe.close()
     runs = iter(range(10**6))
 
+    patches = {"no-record": recording.without_record,
+               "no-events": lambda made: recording.with_writer_patch(
+                   made, recording.no_event_output),
+               "no-write": lambda made: recording.with_writer_patch(
+                   made, recording.event_not_written)}
+
     def callback(variant):
+        if variant == "b":
+            return recording.forward_only_callback(points)
         made = FitVizCallback(os.path.join(logs, f"{variant}-{next(runs)}"), x, y, every=1,
                               images=False)
-        return recording.without_record(made) if variant == "no-record" else made
-
-    def serialize_only(self, event):
-        event.SerializeToString()
+        return patches[variant](made) if variant in patches else made
 
     seconds = {variant: [] for variant in VARIANTS}
     _fit(name, x, y, weights, callback("a"))  # warm-up: tracing, first imports
     for _ in range(repeats):
         for variant in VARIANTS:
-            with contextlib.ExitStack() as patches:
-                if variant == "no-events":
-                    patches.enter_context(_patched(summaries.EventOutput, "frame",
-                                                   lambda self, *args, **kwargs: None))
-                if variant == "no-write":
-                    patches.enter_context(_patched(event_file.EventFile, "write",
-                                                   serialize_only))
-                    patches.enter_context(_patched(event_file.EventFile, "flush",
-                                                   lambda self: None))
-                made = (recording.forward_only_callback(points)
-                        if variant == "b" else callback(variant))
-                seconds[variant].append(_fit(name, x, y, weights, made))
+            seconds[variant].append(_fit(name, x, y, weights, callback(variant)))
     print(f"{name}: median time between batch ends, {repeats} interleaved repeats of 3 epochs")
     for variant in VARIANTS:
         ratios = sorted(a / b for a, b in zip(seconds[variant], seconds["b"]))

@@ -32,6 +32,7 @@ spread between processes is part of the measurement.
 """
 
 import argparse
+import gc
 import os
 import random
 import statistics
@@ -54,23 +55,6 @@ LABELS = {
     "e": "(a) without the event output",
     "w": "(a) with the event serialized, not written",
 }
-
-
-def _no_event_output(writer):
-    writer._events.frame = lambda *args, **kwargs: None
-
-
-def _event_not_written(writer):
-    output = writer._events
-    open_file = output._file
-
-    def serialized_only():
-        events = open_file()
-        events.write = lambda event: event.SerializeToString()
-        events.flush = lambda: None
-        return events
-
-    output._file = serialized_only
 
 
 def fit_interleaved(name, epochs, block, seed, variants=VARIANTS):
@@ -109,8 +93,8 @@ def fit_interleaved(name, epochs, block, seed, variants=VARIANTS):
 
     makers = {"b": lambda: recording.forward_only_callback(points), "f": ForwardAlone,
               "n": lambda: recording.without_record(fitviz("n")), "a": lambda: fitviz("a"),
-              "e": lambda: recording.with_writer_patch(fitviz("e"), _no_event_output),
-              "w": lambda: recording.with_writer_patch(fitviz("w"), _event_not_written)}
+              "e": lambda: recording.with_writer_patch(fitviz("e"), recording.no_event_output),
+              "w": lambda: recording.with_writer_patch(fitviz("w"), recording.event_not_written)}
 
     class Turns(keras.callbacks.Callback):
         """Hands each batch end to one variant, in shuffled blocks; keeps the times."""
@@ -162,8 +146,6 @@ def fit_interleaved(name, epochs, block, seed, variants=VARIANTS):
     recording.run(name, x, y, weights, 1, None)  # warm-up: tracing, first imports
     turns = Turns()
     model = recording.make_model(name, weights)
-    import gc
-
     gc.collect()
     model.fit(x, y, epochs=epochs, batch_size=128, verbose=0, callbacks=[turns], shuffle=True)
     for callback in turns.variants.values():

@@ -170,6 +170,26 @@ def with_writer_patch(callback, patch):
     return callback
 
 
+def no_event_output(writer):
+    """A `with_writer_patch` patch: `EventOutput.frame` a no-op (the losses and the frame's
+    arrays made, no event)."""
+    writer._events.frame = lambda *args, **kwargs: None
+
+
+def event_not_written(writer):
+    """A `with_writer_patch` patch: events built and serialized, not framed or written."""
+    output = writer._events
+    open_file = output._file
+
+    def serialized_only():
+        events = open_file()
+        events.write = lambda event: event.SerializeToString()
+        events.flush = lambda: None
+        return events
+
+    output._file = serialized_only
+
+
 def original_callback(x_sample, x, y):
     """model.predict + a Matplotlib redraw per batch, as the 2018 module did (Agg, no window)."""
     import keras

@@ -26,18 +26,13 @@ GOOD = ("good-a", "good-b", "good-with-junk-beside")
 DAMAGED = ("truncated", "corrupt-data", "corrupt-length")
 
 
-def _records(path):
-    """(offset, length) of each TFRecord in the file."""
-    return [(offset, len(body)) for offset, body in support.tfrecords(Path(path).read_bytes())]
-
-
 def _frame_record_offsets(path):
-    """Offsets of the records holding a fitviz/frame, in file order."""
-    events = support.read_events(path)
-    offsets = _records(path)
-    assert len(events) == len(offsets)
-    return [offsets[i] for i, event in enumerate(events)
-            if any(v.tag.startswith("fitviz/frame/") for v in event.summary.value)]
+    """(offset, length) of the records holding a fitviz/frame, in file order."""
+    from tensorboard.compat.proto import event_pb2
+
+    return [(offset, len(body)) for offset, body in support.tfrecords(Path(path).read_bytes())
+            if any(v.tag.startswith("fitviz/frame/")
+                   for v in event_pb2.Event.FromString(body).summary.value)]
 
 
 def _foreign_run(log_dir):
