@@ -12,15 +12,23 @@ batch ends.
 Variants (the same workloads as `bench_recording.py`):
 
   b  the floor: a compiled forward pass on the same points after every batch
-  f  FitViz's own compiled forward pass after every batch, alone
-  n  FitVizCallback(every=1, images=False) with `FitVizWriter.record` a no-op:
-     the callback's forward pass and its bookkeeping, no frame
+     (a tf.function, as Keras runs a model on a CPU)
+  x  the same floor compiled by XLA (jit_compile=True): FitViz compiles its own
+     pass with XLA by default, so this is the like-for-like floor
+  f  FitViz's own compiled forward pass after every batch, alone (the frame's
+     losses and layout included: they are computed in the pass)
+  n  FitVizCallback(every=1, images=False) with `FitVizWriter.record` and
+     `record_channels` no-ops: the callback's forward pass and its bookkeeping,
+     no frame
   a  FitVizCallback(every=1, images=False): a frame after every batch
 
-With `--parts`, two more, each (a) with one part of the frame's event output off:
+With `--parts`, more variants of (a):
 
-  e  `EventOutput.frame` a no-op: the losses and arrays made, no event
+  e  `EventOutput.frame` a no-op: the frame's arrays made, no event
   w  the frame's event built and serialized, not framed or written
+  o  the frame made with NumPy from the pass's outputs (`FitVizWriter.record`),
+     not in the pass
+  g  jit_compile=False: FitViz's pass in TensorFlow's graph, not XLA
 
 One fit per process, several processes: the relative speed of two compiled
 functions also differs from process to process (memory placement), so the
@@ -46,14 +54,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_recording as recording  # noqa: E402
 
-VARIANTS = ("b", "f", "n", "a")
-PARTS = ("e", "w")
+VARIANTS = ("b", "x", "f", "n", "a")
+PARTS = ("e", "w", "o", "g")
 LABELS = {
+    "x": "the floor compiled by XLA",
     "f": "FitViz's forward pass alone",
     "n": "callback without frames (record a no-op)",
     "a": "a frame after every batch (target <= 1.10)",
     "e": "(a) without the event output",
     "w": "(a) with the event serialized, not written",
+    "o": "(a) with the frame made by NumPy, not the pass",
+    "g": "(a) with jit_compile=False (no XLA)",
 }
 
 
@@ -67,8 +78,8 @@ def fit_interleaved(name, epochs, block, seed, variants=VARIANTS):
     weights = recording.make_model(name).get_weights()
     logs = tempfile.mkdtemp(prefix="fitviz-bench-interleaved-")
 
-    def fitviz(tag):
-        return FitVizCallback(os.path.join(logs, tag), x, y, every=1, images=False)
+    def fitviz(tag, **options):
+        return FitVizCallback(os.path.join(logs, tag), x, y, every=1, images=False, **options)
 
     probe = fitviz("probe")
     points = recording.floor_points(probe, x)
@@ -91,10 +102,14 @@ def fit_interleaved(name, epochs, block, seed, variants=VARIANTS):
         def on_train_batch_end(self, batch, logs=None):
             self.inner._forward()
 
-    makers = {"b": lambda: recording.forward_only_callback(points), "f": ForwardAlone,
+    makers = {"b": lambda: recording.forward_only_callback(points),
+              "x": lambda: recording.forward_only_callback(points, jit_compile=True),
+              "f": ForwardAlone,
               "n": lambda: recording.without_record(fitviz("n")), "a": lambda: fitviz("a"),
               "e": lambda: recording.with_writer_patch(fitviz("e"), recording.no_event_output),
-              "w": lambda: recording.with_writer_patch(fitviz("w"), recording.event_not_written)}
+              "w": lambda: recording.with_writer_patch(fitviz("w"), recording.event_not_written),
+              "o": lambda: recording.frame_by_numpy(fitviz("o")),
+              "g": lambda: fitviz("g", jit_compile=False)}
 
     class Turns(keras.callbacks.Callback):
         """Hands each batch end to one variant, in shuffled blocks; keeps the times."""
@@ -165,7 +180,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--block", type=int, default=4)
     parser.add_argument("--parts", action="store_true",
-                        help="add variants e and w: (a) with parts of its event output off")
+                        help="add variants e, w, o and g: (a) with parts of its frame off or "
+                             "made another way")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     variants = VARIANTS + PARTS if args.parts else VARIANTS
@@ -176,6 +192,7 @@ def main(argv=None):
     workloads = ("sine", "moons") if args.workload == "both" else (args.workload,)
     for name in workloads:
         ratios = {v: [] for v in variants}
+        to_xla = {v: [] for v in variants}  # against the floor compiled by XLA
         floors = []
         for process in range(args.processes):
             output = subprocess.run(
@@ -187,6 +204,7 @@ def main(argv=None):
             floors.append(medians["b"])
             for v in variants:
                 ratios[v].append(medians[v] / medians["b"])
+                to_xla[v].append(medians[v] / medians["x"])
             print(f"  {name} process {process + 1}: floor {medians['b'] * 1e3:.3f} ms; "
                   + ", ".join(f"{v} {ratios[v][-1]:.3f}" for v in variants[1:]),
                   file=sys.stderr, flush=True)
@@ -198,6 +216,11 @@ def main(argv=None):
             values = sorted(ratios[v])
             print(f"  {LABELS[v]:45s} / floor: median {statistics.median(values):.3f} "
                   f"[{values[0]:.3f}-{values[-1]:.3f}]  " + " ".join(f"{r:.3f}" for r in ratios[v]))
+        print("  against the floor compiled by XLA (FitViz's pass is XLA-compiled by default):")
+        for v in [v for v in variants if v not in ("b", "x")]:
+            values = sorted(to_xla[v])
+            print(f"  {LABELS[v]:45s} / XLA floor: median {statistics.median(values):.3f} "
+                  f"[{values[0]:.3f}-{values[-1]:.3f}]  " + " ".join(f"{r:.3f}" for r in to_xla[v]))
 
 
 if __name__ == "__main__":

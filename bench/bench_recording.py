@@ -18,7 +18,10 @@ Variants, each on a fresh model with the same initial weights:
   (a+t)  (a+i) with the figures drawn in a thread of the training process, as
          before tb_fitviz.figure_process (the GIL cost, for reference)
   (b)    the floor under (a): a compiled forward pass on the same points (sample,
-         and grid for moons) after every batch, nothing else
+         and grid for moons) after every batch, nothing else (a tf.function, as
+         Keras runs a model on a CPU)
+  (b')   the same floor compiled by XLA: FitViz compiles its own pass with XLA by
+         default (jit_compile="auto"), so (a) / (b') is the like-for-like ratio
   (c)    FitVizCallback with default settings
   (d)    sine only: the original approach, model.predict on the 1,000 sample
          points and a Matplotlib redraw (new artists, Agg canvas) after every
@@ -122,8 +125,9 @@ def timer_callback():
     return Timer()
 
 
-def forward_only_callback(points):
-    """A compiled forward pass on `points` (float32 [n, d]) after every batch."""
+def forward_only_callback(points, jit_compile=False):
+    """A compiled forward pass on `points` (float32 [n, d]) after every batch; with
+    `jit_compile`, compiled by XLA."""
     import keras
     import tensorflow as tf
 
@@ -131,7 +135,8 @@ def forward_only_callback(points):
         def on_train_begin(self, logs=None):
             x = tf.constant(points, tf.float32)
             model = self.model
-            self.forward = tf.function(lambda: model(x, training=False)).get_concrete_function()
+            self.forward = tf.function(lambda: model(x, training=False),
+                                       jit_compile=jit_compile).get_concrete_function()
 
         def on_train_batch_end(self, batch, logs=None):
             self.forward()
@@ -151,10 +156,19 @@ def floor_points(callback, x):
 
 
 def without_record(callback):
-    """`callback` with `FitVizWriter.record` a no-op: its forward pass and bookkeeping, no
-    frame."""
-    return with_writer_patch(callback, lambda writer: setattr(
-        writer, "record", lambda *args, **kwargs: None))
+    """`callback` with `FitVizWriter.record` and `record_channels` no-ops: its forward pass
+    and bookkeeping, no frame."""
+    def no_record(writer):
+        writer.record = writer.record_channels = lambda *args, **kwargs: None
+
+    return with_writer_patch(callback, no_record)
+
+
+def frame_by_numpy(callback):
+    """`callback` with its frame made by `FitVizWriter.record` from the pass's outputs
+    (NumPy), not by the pass itself (`tb_fitviz.compiled_frame`)."""
+    callback._compiles_frame = lambda *args: False
+    return callback
 
 
 def with_writer_patch(callback, patch):
@@ -251,6 +265,7 @@ LABELS = {
     "a+i": "    (a) with images='epoch'",
     "a+t": "    (a+i), figures in a thread",
     "b": "(b) compiled forward pass only",
+    "bx": "(b') the same, compiled by XLA",
     "c": "(c) default settings",
     "d": "(d) original: predict + redraw (1 epoch)",
     "aa": "plain fit again (A/A: the noise)",
@@ -292,6 +307,7 @@ def bench_workload(name, epochs, repeats, skip_original, logs):
         "a+i": lambda: fitviz(every=1),
         "a+t": lambda: in_thread(fitviz(every=1)),
         "b": lambda: forward_only_callback(points),
+        "bx": lambda: forward_only_callback(points, jit_compile=True),
         "c": lambda: fitviz(),
         "aa": lambda: None,
     }
@@ -347,6 +363,11 @@ def report(name, epochs, repeats, times, cpu_times, batch_medians, frames, point
     # (a) and (b) do the same work at every batch: the median time between batch ends
     # leaves out pauses that are not theirs (another process, a collection).
     print(f"{name}: (a) / (b), median batch: {paired(batch_medians, 'a', 'b')}")
+    # FitViz compiles its own pass with XLA (jit_compile="auto"): (b') is the like-for-like
+    # floor.
+    print(f"{name}: (a) / (b') = {ratios['a'] / ratios['bx']:.3f} wall, "
+          f"{cpu_ratios['a'] / cpu_ratios['bx']:.3f} CPU; within a repeat: wall "
+          f"{paired(times, 'a', 'bx')}; median batch: {paired(batch_medians, 'a', 'bx')}")
     print(f"{name}: (a+i) / (a) = {ratios['a+i'] / ratios['a']:.3f} wall, "
           f"{cpu_ratios['a+i'] / cpu_ratios['a']:.3f} CPU  (what a figure an epoch costs)")
     print(f"{name}: (a+t) / (a) = {ratios['a+t'] / ratios['a']:.3f} wall, "

@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_recording as recording  # noqa: E402
 
 TIMED = {
-    "tb_fitviz.writer": {"FitVizWriter": ("record", "predictions", "_losses")},
+    "tb_fitviz.writer": {"FitVizWriter": ("record", "record_channels", "_write_frame",
+                                          "predictions", "_losses")},
     "tb_fitviz.summaries": {"EventOutput": ("frame", "_event", "_add_tensor", "_add_scalar",
                                             "_flush_batch_losses", "_note_loss", "_write")},
     "tb_fitviz.event_file": {"EventFile": ("write", "flush")},
@@ -71,7 +72,7 @@ def main(argv=None):
         callback = FitVizCallback(os.path.join(logs, str(fit)), x, y, every=1, images=False)
         recording.run(name, x, y, weights, args.epochs, callback)
         callback.close()
-    frames = len(seconds["FitVizWriter.record"])
+    frames = len(seconds["FitVizWriter._write_frame"])
     print(f"{name}: {args.fits} fits x {args.epochs} epochs, {frames} frames; inside the fit")
     print(f"  {'function':35s} {'us a call':>10s} {'calls a frame':>14s} {'us a frame':>11s}")
     rows = sorted(seconds.items(), key=lambda item: -statistics.median(item[1]) * len(item[1]))

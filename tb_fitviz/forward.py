@@ -33,13 +33,25 @@ class Forward:
             compiled loss expects.
         loss: None, or "model" for the model's own loss per point and output.
 
+        jit_compile: TensorFlow: "auto" compiles the pass with XLA, and falls back to
+            TensorFlow's graph (as Keras runs it on a CPU) when XLA cannot compile the
+            model; True requires XLA (ValueError if it cannot); False: the graph. Under a
+            multi-worker strategy the pass is the graph. JAX always compiles with XLA
+            (`jax.jit`); PyTorch has no XLA here (True is refused).
+        finish: TensorFlow only: a function traced into the same compiled pass, called
+            with its tensors (outputs, regularization or None, point_loss or None),
+            returning a tuple of tensors (`compiled_frame.CompiledFrame`).
+
     Calling it returns ``(outputs float32 [n, total output width],
-    regularization float or None, point_loss float32 [n, outputs] or None)``.
+    regularization float or None, point_loss float32 [n, outputs] or None)``, or
+    with `finish` the NumPy values of what `finish` returns.
     """
 
-    def __init__(self, model, x, *, flavour="keras", targets=None, loss=None):
+    def __init__(self, model, x, *, flavour="keras", targets=None, loss=None, finish=None,
+                 jit_compile="auto"):
         if flavour not in ("keras", "tf_keras"):
             raise ValueError(f"flavour: expected 'keras' or 'tf_keras', got {flavour!r}")
+        check_jit_compile(jit_compile)
         if loss not in LOSS_OPTIONS:
             raise ValueError(f"loss: expected None or 'model', got {loss!r}")
         x = np.asarray(x, dtype=np.float64)
@@ -50,8 +62,15 @@ class Forward:
         rank, dtype = _model_input(model, x.shape[1])
         x = (x.reshape((count,)) if rank == 1 else x).astype(dtype)
         self.backend = model_backend(model, flavour)
+        if finish is not None and self.backend != "tensorflow":
+            raise ValueError(f"finish: only a TensorFlow pass takes it; this model computes "
+                             f"with {self.backend}")
+        if jit_compile is True and self.backend not in ("tensorflow", "jax"):
+            raise ValueError(f"jit_compile: True needs a TensorFlow or JAX model; this model "
+                             f"computes with {self.backend}")
+        self.finished = finish is not None
         if self.backend == "tensorflow":
-            implementation = _TensorFlowPass(model, x, flavour)
+            implementation = _TensorFlowPass(model, x, flavour, finish, jit_compile)
         elif self.backend == "jax":
             implementation = _JaxPass(model, x)
         else:
@@ -67,8 +86,17 @@ class Forward:
             targets = _check_targets(targets, len(shapes), count)
         implementation.compile(count, self._has_regularization, loss_functions, targets)
         self._implementation = implementation
+        # Whether XLA compiled the pass (JAX: always; TensorFlow: see jit_compile).
+        self.jit_compiled = getattr(implementation, "jit_compiled", self.backend == "jax")
+
+    @property
+    def has_regularization(self):
+        """Whether the model has regularization penalties (summed by the pass)."""
+        return self._has_regularization
 
     def __call__(self):
+        if self.finished:
+            return self._implementation.run()
         outputs, regularization, point_loss = self._implementation.run()
         outputs = np.asarray(outputs, dtype=np.float32)
         regularization = (float(np.asarray(regularization)) if self._has_regularization
@@ -76,6 +104,17 @@ class Forward:
         if point_loss is not None:
             point_loss = np.asarray(point_loss, dtype=np.float32)
         return outputs, regularization, point_loss
+
+
+JIT_COMPILE_OPTIONS = ("auto", True, False)
+
+
+def check_jit_compile(value):
+    """The `jit_compile` option: "auto", True or False (ValueError otherwise)."""
+    if not any(value is option or (isinstance(option, str) and value == option)
+               for option in JIT_COMPILE_OPTIONS):
+        raise ValueError(f"jit_compile: expected 'auto', True or False, got {value!r}")
+    return value
 
 
 def model_backend(model, flavour="keras"):
@@ -91,11 +130,15 @@ def model_backend(model, flavour="keras"):
 
 
 class _TensorFlowPass:
-    """Keras 3 on TensorFlow, or tf_keras: a tf.function traced once."""
+    """Keras 3 on TensorFlow, or tf_keras: a tf.function traced once (with `finish`, if
+    given, traced into it)."""
 
-    def __init__(self, model, x, flavour):
+    def __init__(self, model, x, flavour, finish=None, jit_compile="auto"):
         import tensorflow as tf
 
+        self._finish = finish
+        self._jit_compile = jit_compile
+        self.jit_compiled = False
         self._model = model
         self._x = tf.constant(x)
         self._strategy = multi_worker_strategy(model)
@@ -134,7 +177,7 @@ class _TensorFlowPass:
     def compile(self, count, has_regularization, loss_functions, targets):
         import tensorflow as tf
 
-        model, x_tensor = self._model, self._x
+        model, x_tensor, finish = self._model, self._x, self._finish
         target_tensors = None if targets is None else [tf.constant(t) for t in targets]
 
         def forward():
@@ -152,16 +195,35 @@ class _TensorFlowPass:
                                              else t, o), tf.float32)
                     losses.append(tf.reshape(value, [count]))
                 results.append(tf.stack(losses, axis=1))
+            if finish is not None:
+                return list(finish(results[0], results[1] if has_regularization else None,
+                                   results[-1] if loss_functions is not None else None))
             return results
 
-        self._function = tf.function(self._locally(forward),
-                                     autograph=False).get_concrete_function()
+        self._function = None
+        if self._jit_compile and self._strategy is None:
+            compiled = tf.function(forward, autograph=False,
+                                   jit_compile=True).get_concrete_function()
+            try:
+                compiled()  # XLA compiles at the first call: here, once, before training
+            except Exception as error:  # noqa: BLE001 - an op XLA cannot compile, say
+                if self._jit_compile is True:
+                    raise ValueError(f"jit_compile: XLA cannot compile this model's forward "
+                                     f"pass ({type(error).__name__}: {error}); pass "
+                                     "jit_compile='auto' or False") from error
+            else:
+                self._function, self.jit_compiled = compiled, True
+        if self._function is None:  # TensorFlow's graph, as Keras runs the model on a CPU
+            self._function = tf.function(self._locally(forward),
+                                         autograph=False).get_concrete_function()
         self._has_regularization = has_regularization
 
     def run(self):
         # np.asarray: a read-only view of each result (tensor.numpy() copies it: ~30 us for
         # the 11,000 points of a surface run).
         results = [np.asarray(r) for r in self._function()]
+        if self._finish is not None:
+            return tuple(results)
         regularization = results.pop(1) if self._has_regularization else None
         return results[0], regularization, results[1] if len(results) > 1 else None
 

@@ -9,12 +9,37 @@ from tb_fitviz.kind import CLASSIFICATION
 EPSILON = 1e-7
 
 
-def squared(y_true, y_pred):
-    return np.square(np.asarray(y_pred, np.float64) - np.asarray(y_true, np.float64))
+# The formulas take `xp`, a NumPy-like array namespace: NumPy here, TensorFlow's NumPy API
+# (tf.experimental.numpy) inside the callback's compiled pass (`compiled_frame`), so that
+# a frame made either way holds the same numbers.
 
 
-def absolute(y_true, y_pred):
-    return np.abs(np.asarray(y_pred, np.float64) - np.asarray(y_true, np.float64))
+def squared(y_true, y_pred, xp=np):
+    if xp is np:
+        y_true, y_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+    return xp.square(y_pred - y_true)
+
+
+def absolute(y_true, y_pred, xp=np):
+    if xp is np:
+        y_true, y_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+    return xp.abs(y_pred - y_true)
+
+
+def clipped_log_loss(probabilities, xp=np):
+    """-log p per point, p clipped to [EPSILON, 1 - EPSILON] as Keras clips it (clipped,
+    the logarithm cannot warn; NaN passes through quietly)."""
+    return -xp.log(xp.minimum(xp.maximum(probabilities, EPSILON), 1 - EPSILON))
+
+
+def binary_cross_entropy(is_one, p1, xp=np):
+    """Per point: -log P(true class) from P(class 1) `p1` [n], `is_one` [n] bool."""
+    return clipped_log_loss(xp.where(is_one, p1, 1 - p1), xp)
+
+
+def categorical_cross_entropy(label_column, probabilities, xp=np):
+    """Per point: -log P(true class) from [n, K] probabilities, `label_column` int [n, 1]."""
+    return clipped_log_loss(xp.take_along_axis(probabilities, label_column, axis=1)[:, 0], xp)
 
 
 def cross_entropy(labels, probabilities):
@@ -35,17 +60,13 @@ class _CrossEntropy:
     def __init__(self, labels):
         self.labels = np.asarray(labels).astype(np.int64, copy=False).reshape(-1)
         self.is_one = self.labels == 1
-        self.rows = np.arange(len(self.labels))
+        self.label_column = self.labels[:, None]
 
     def __call__(self, probabilities):
         p = np.asarray(probabilities, np.float64)
-        # Clipped, the logarithms cannot warn (NaN passes through quietly). maximum and
-        # minimum: np.clip's value, through fewer Python calls.
         if p.ndim == 1:
-            p1 = np.minimum(np.maximum(p, EPSILON), 1 - EPSILON)
-            return -np.where(self.is_one, np.log(p1), np.log1p(-p1))
-        true = np.minimum(np.maximum(p[self.rows, self.labels], EPSILON), 1 - EPSILON)
-        return -np.log(true)
+            return binary_cross_entropy(self.is_one, p)
+        return categorical_cross_entropy(self.label_column, p)
 
 
 REGRESSION_LOSSES = {"squared": squared, "absolute": absolute}

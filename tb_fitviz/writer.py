@@ -493,13 +493,57 @@ class FitVizWriter:
                 vloss, _ = self._losses(vp, point_loss_validation, self._validation_loss,
                                         "point_loss_validation")
                 validation_loss = float(vloss.sum()) / vloss.size
-        regularization = math.nan if regularization_loss is None else float(regularization_loss)
-        epoch = _as_epoch(epoch)
-        info = frame_info(epoch, sample_loss, validation_loss, regularization)
         channels = [predictions.T, loss[None, :]]
         if per_output is not None:
             channels.append(per_output.T)
         values = np.concatenate(channels, dtype=np.float32)
+        self._write_frame(step, epoch, values, grid, predictions, sample_loss, validation_loss,
+                          regularization_loss, image)
+
+    def record_channels(self, step, values, *, grid=None, epoch=0, sample_loss=None,
+                        validation_loss=None, regularization_loss=None, image=None):
+        """Records one frame given as it is stored (the Keras callback's compiled pass
+        makes it so, see `tb_fitviz.compiled_frame`): nothing is converted or computed
+        but the sample's mean loss when it is not given.
+
+        Args:
+            step: Global batch count; must increase.
+            values: float32 [C, N] C-contiguous: the sample frame's channels,
+                `kind.sample_channels` (predictions, per-point loss, each output's loss).
+            grid: float32 [Cg, G*G] C-contiguous: the grid's channels
+                (`kind.grid_channels`); required when the run has a surface.
+            epoch: Epoch the step belongs to (0-based).
+            sample_loss: The mean of the loss channel (computed when None).
+            validation_loss: The validation sample's mean loss, if any.
+            regularization_loss: Sum of regularization penalties, if any.
+            image: As for `record`.
+
+        The writer keeps `values` and `grid` (the figure of the last frame is drawn from
+        them): do not change them afterwards.
+        """
+        with self._lock:
+            step = self._check_step(step)
+        kind = self.kind
+        count = len(self._sample[0])
+        _check_channels(values, "values", (len(kind.sample_channels), count))
+        if kind.grid is not None:
+            _check_channels(grid, "grid", (len(kind.grid_channels), kind.grid.size ** 2))
+        elif grid is not None:
+            raise ValueError("grid: this run has no surface; pass grid=None")
+        if sample_loss is None:
+            loss = values[kind.channel("loss")]
+            sample_loss = float(loss.sum(dtype=np.float64)) / count
+        validation_loss = math.nan if validation_loss is None else float(validation_loss)
+        predictions = values[:len(kind.prediction_channels)].T
+        self._write_frame(step, epoch, values, grid, predictions, float(sample_loss),
+                          validation_loss, regularization_loss, image)
+
+    def _write_frame(self, step, epoch, values, grid, predictions, sample_loss,
+                     validation_loss, regularization_loss, image):
+        """Writes a frame in the stored layout (what `record` and `record_channels` end in)."""
+        regularization = math.nan if regularization_loss is None else float(regularization_loss)
+        epoch = _as_epoch(epoch)
+        info = frame_info(epoch, sample_loss, validation_loss, regularization)
         scalars = [(fmt.SCALAR_SAMPLE_LOSS, sample_loss)]
         if not math.isnan(validation_loss):
             scalars.append((fmt.SCALAR_VALIDATION_LOSS, validation_loss))
@@ -700,6 +744,16 @@ def _public_x(features):
 
 def _public_y(values):
     return values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values
+
+
+def _check_channels(array, name, shape):
+    """A frame's channels as `record_channels` takes them: float32, `shape`, contiguous."""
+    if not (isinstance(array, np.ndarray) and array.dtype == np.float32
+            and array.shape == shape and array.flags.c_contiguous):
+        got = (f"{array.dtype} {list(array.shape)}" if isinstance(array, np.ndarray)
+               else type(array).__name__)
+        raise ValueError(f"{name}: expected a C-contiguous float32 array of shape "
+                         f"{list(shape)} (the stored channels), got {got}")
 
 
 def _check_images(images):

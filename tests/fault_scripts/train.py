@@ -1,7 +1,8 @@
 """A small real Keras fit recorded by FitVizCallback, run as a subprocess by the fault suite.
 
-Prints one line `RECORDED <step>` (flushed) right after each frame's `record`
-returns, i.e. after the writer handed the frame to the operating system, and
+Prints one line `RECORDED <step>` (flushed) right after each frame's `record` (or
+`record_channels`, which the callback's compiled pass uses) returns, i.e. after the
+writer handed the frame to the operating system, and
 `DONE` at the end. Options make it slow (to be killed or watched live) or
 divergent.
 
@@ -49,13 +50,16 @@ def main():
     callback = FitVizCallback(args.logdir, x, y, sample=64, every=args.every,
                               images="epoch" if args.images == "epoch" else False)
     writer = callback.writer
-    original_record = writer.record
 
-    def record_and_print(step, *a, **k):
-        original_record(step, *a, **k)
-        print(f"RECORDED {step}", flush=True)
+    def printing(record):
+        def record_and_print(step, *a, **k):
+            record(step, *a, **k)
+            print(f"RECORDED {step}", flush=True)
 
-    writer.record = record_and_print
+        return record_and_print
+
+    writer.record = printing(writer.record)
+    writer.record_channels = printing(writer.record_channels)
 
     class Slow(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
