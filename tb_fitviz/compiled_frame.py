@@ -74,11 +74,7 @@ class CompiledFrame:
 
         kind = self.kind
         n, v, g = self.sizes
-        p = tf.cast(outputs, tf.float64)
-        if kind.is_classification and self.logits:
-            p = tf.math.sigmoid(p) if p.shape[1] == 1 else tf.nn.softmax(p, axis=1)
-        if kind.binary and p.shape[1] == 2:
-            p = p[:, 1:]  # both probabilities: P(class 1) is stored
+        p = self._channels(outputs[:n + v], tf.float64)
         if point_loss is not None:
             point_loss = tf.cast(point_loss, tf.float64)
         parts = [(0, n)] + ([(n, n + v)] if v else [])
@@ -97,9 +93,24 @@ class CompiledFrame:
             means.append(nan)
         means.append(nan if regularization is None
                      else tf.cast(tf.reshape(regularization, []), tf.float64))
-        grid = (tf.cast(tf.transpose(p[n + v:]), tf.float32) if g
-                else tf.zeros([0, 0], tf.float32))
+        if not g:
+            grid = tf.zeros([0, 0], tf.float32)
+        else:  # float32 as the model gives it; logits made probabilities in float64 first
+            grid = tf.cast(tf.transpose(self._channels(
+                outputs[n + v:], tf.float64 if self.logits else tf.float32)), tf.float32)
         return values, grid, tf.stack(means)
+
+    def _channels(self, outputs, dtype):
+        """The prediction channels (`kind.prediction_channels`) of some of the outputs, as
+        `dtype`: class probabilities from logits, P(class 1) alone for two classes."""
+        import tensorflow as tf
+
+        p = tf.cast(outputs, dtype)
+        if self.kind.is_classification and self.logits:
+            p = tf.math.sigmoid(p) if p.shape[1] == 1 else tf.nn.softmax(p, axis=1)
+        if self.kind.binary and p.shape[1] == 2:
+            p = p[:, 1:]  # both probabilities: P(class 1) is stored
+        return p
 
     def _losses(self, predictions, given, targets):
         """(the loss per point float64 [n], each output's [n, k] or None), as
