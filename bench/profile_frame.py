@@ -5,8 +5,10 @@ caches are cold after TensorFlow's work), so the frame path is timed where it
 runs: in `FitVizCallback(every=1, images=False)` on the workloads of
 `bench_recording.py`. Each listed function gets a timer (about 1 us of its own
 per call, included); nested timers overlap (`EventOutput.frame` holds
-`EventFile.write` and `.flush`, `FitVizWriter.record` holds all but the
-callback's forward pass). Figures: median microseconds per call, and per frame.
+`EventFile.write` and `.flush`; `FitVizWriter.record_channels`, which the
+callback calls with the frame its compiled pass made, holds `_write_frame` and
+all but the forward pass; `record`, the NumPy path, runs when the pass cannot
+make the frame). Figures: median microseconds per call, and per frame.
 
     python bench/profile_frame.py --workload moons
 """
