@@ -72,7 +72,6 @@ class CompiledFrame:
     def __call__(self, outputs, regularization=None, point_loss=None):
         import tensorflow as tf
 
-        kind = self.kind
         n, v, g = self.sizes
         p = self._channels(outputs[:n + v], tf.float64)
         if point_loss is not None:
