@@ -5,7 +5,9 @@ regularization penalties and, with ``loss="model"``, its own compiled loss per
 point and output. The points (and targets) become backend tensors once; the
 pass is compiled once with the backend's own means and reused at every call:
 
-- TensorFlow (Keras 3 on TensorFlow, and tf_keras): a `tf.function`, traced once.
+- TensorFlow (Keras 3 on TensorFlow, and tf_keras): a `tf.function`, traced once and
+  compiled by XLA (`jit_compile="auto"`), or left a graph where XLA cannot compile the
+  model; with `finish`, the frame is made in the same function (`compiled_frame`).
 - JAX: `jax.jit` over `model.stateless_call`, with the variables' current values
   passed in at each call (during a JAX fit they live in the trainer's state, not
   in the variables, see `_jax_values`); compiled once for the fixed shapes.
@@ -130,8 +132,8 @@ def model_backend(model, flavour="keras"):
 
 
 class _TensorFlowPass:
-    """Keras 3 on TensorFlow, or tf_keras: a tf.function traced once (with `finish`, if
-    given, traced into it)."""
+    """Keras 3 on TensorFlow, or tf_keras: a tf.function traced once, compiled by XLA
+    unless `jit_compile` is False or XLA cannot (with `finish`, if given, traced into it)."""
 
     def __init__(self, model, x, flavour, finish=None, jit_compile="auto"):
         import tensorflow as tf
