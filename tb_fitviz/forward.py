@@ -19,6 +19,8 @@ Per-point losses and penalties are computed with `keras.ops` (tf ops for
 tf_keras) inside the compiled function, so one call makes one device round trip.
 """
 
+import warnings
+
 import numpy as np
 
 LOSS_OPTIONS = (None, "model")
@@ -213,6 +215,14 @@ class _TensorFlowPass:
                     raise ValueError(f"jit_compile: XLA cannot compile this model's forward "
                                      f"pass ({type(error).__name__}: {error}); pass "
                                      "jit_compile='auto' or False") from error
+                # TensorFlow has logged the failure at length: say what it means here.
+                first_line = (str(error).strip().splitlines() or [""])[0][:300]
+                warnings.warn(
+                    f"jit_compile='auto': XLA cannot compile this model's forward pass "
+                    f"({type(error).__name__}: {first_line}); FitViz predicts with "
+                    "TensorFlow's graph instead, as Keras does on a CPU. Pass "
+                    "jit_compile=False to skip the attempt (and TensorFlow's log of it).",
+                    stacklevel=2)
             else:
                 self._function, self.jit_compiled = compiled, True
         if self._function is None:  # TensorFlow's graph, as Keras runs the model on a CPU

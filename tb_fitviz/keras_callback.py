@@ -156,6 +156,12 @@ class FitVizCallback:
         from tb_fitviz.forward import check_jit_compile
 
         self._jit_compile = check_jit_compile(jit_compile)
+        if jit_compile is True and self._flavour != "tf_keras":
+            import keras
+
+            if keras.backend.backend() not in ("tensorflow", "jax"):
+                raise ValueError(f"jit_compile: True needs Keras on TensorFlow or JAX; this "
+                                 f"Keras computes with {keras.backend.backend()}")
         if every is None:
             schedule = schedules_module.LogSpaced(schedules_module.DEFAULT_BUDGET)
         else:
@@ -283,8 +289,9 @@ class FitVizCallback:
 
         flavour = model_flavour(model) or self._flavour or "keras"
         info = forward.compiled_loss_info(model, flavour)
+        # Only read for the output shapes and names: not worth compiling by XLA.
         probe = forward.Forward(model, self.writer.x_sample.reshape(
-            len(self.writer.x_sample), -1)[:2], flavour=flavour)
+            len(self.writer.x_sample), -1)[:2], flavour=flavour, jit_compile=False)
         width = sum(probe.output_widths)
         task = self._task_option
         if task == "auto":

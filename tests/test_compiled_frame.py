@@ -3,6 +3,10 @@ against the frame `FitVizWriter.record` makes with NumPy from the same model at 
 steps, for every kind of run: two FitViz callbacks in one real Keras fit, one of each.
 Also `jit_compile` (XLA, its fallback, the option's checks) and `record_channels`."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -130,7 +134,9 @@ def test_a_model_xla_cannot_compile_falls_back_to_the_graph_or_is_refused(tmp_pa
     keras.utils.set_random_seed(2)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(8, "tanh"), PyIdentity(),
                               keras.layers.Dense(1)])
-    auto, recorded, expected = fit_one_feature(model, str(tmp_path / "auto"))
+    with pytest.warns(UserWarning, match=r"jit_compile='auto': XLA cannot compile .*PyFunc"
+                                         r".*graph instead"):
+        auto, recorded, expected = fit_one_feature(model, str(tmp_path / "auto"))
     assert not auto._forward.jit_compiled and auto._forward.finished
     np.testing.assert_allclose(recorded, expected, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="jit_compile: XLA cannot compile"):
@@ -184,3 +190,19 @@ def test_record_channels_stores_what_record_stores_and_checks_its_arrays(tmp_pat
         for (sa, va), (sb, vb) in zip(a[series], b[series]):
             assert sa == sb
             np.testing.assert_allclose(va, vb, rtol=1e-6, equal_nan=True)
+
+
+def test_jit_compile_true_is_refused_at_construction_without_xla(tmp_path):
+    """Keras on a backend without XLA here (NumPy; PyTorch alike): True is refused when the
+    callback is made, naming the argument."""
+    script = ("import numpy as np\n"
+              "from tb_fitviz import FitVizCallback\n"
+              "try:\n"
+              f"    FitVizCallback({str(tmp_path)!r}, np.arange(10.), np.arange(10.),"
+              " jit_compile=True)\n"
+              "except ValueError as error:\n"
+              "    print('refused:', error)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "KERAS_BACKEND": "numpy"})
+    assert ("refused: jit_compile: True needs Keras on TensorFlow or JAX; this Keras "
+            "computes with numpy") in result.stdout, result.stderr[-2000:]
