@@ -124,7 +124,8 @@ class FitVizCallback:
         jit_compile: How FitViz compiles its own forward pass (not the model's
             training step). "auto" (default): with XLA on TensorFlow, falling
             back to TensorFlow's graph when XLA cannot compile the model (XLA
-            fuses the pass: 16-27% faster on this project's benchmarks); True:
+            fuses the pass: 16% and 27% faster, in a loop, for the two models
+            of bench/bench_recording.py); True:
             XLA or a ValueError; False: the graph. The frame (per-point losses,
             stored layout) is computed in the same pass (see
             `tb_fitviz.compiled_frame`). JAX always uses XLA.
