@@ -40,8 +40,8 @@ class Forward:
         jit_compile: TensorFlow: "auto" compiles the pass with XLA, and falls back to
             TensorFlow's graph (as Keras runs it on a CPU) when XLA cannot compile the
             model; True requires XLA (ValueError if it cannot); False: the graph. Under a
-            multi-worker strategy the pass is the graph. JAX always compiles with XLA
-            (`jax.jit`); PyTorch has no XLA here (True is refused).
+            multi-worker strategy the pass is the graph whatever the option. JAX always
+            compiles with XLA (`jax.jit`); PyTorch has no XLA here (True is refused).
         finish: TensorFlow only: a function traced into the same compiled pass, called
             with its tensors (outputs, regularization or None, point_loss or None),
             returning a tuple of tensors (`compiled_frame.CompiledFrame`).
@@ -210,7 +210,9 @@ class _TensorFlowPass:
                                    jit_compile=True).get_concrete_function()
             try:
                 compiled()  # XLA compiles at the first call: here, once, before training
-            except Exception as error:  # noqa: BLE001 - an op XLA cannot compile, say
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
+                # What XLA raises for an op or shape it cannot compile (other errors, out of
+                # memory say, are the model's and propagate).
                 if self._jit_compile is True:
                     raise ValueError(f"jit_compile: XLA cannot compile this model's forward "
                                      f"pass ({type(error).__name__}: {error}); pass "

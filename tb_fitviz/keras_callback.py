@@ -125,8 +125,10 @@ class FitVizCallback:
             training step). "auto" (default): with XLA on TensorFlow, falling
             back to TensorFlow's graph when XLA cannot compile the model (XLA
             fuses the pass: 16% and 27% faster, in a loop, for the two models
-            of bench/bench_recording.py); True:
-            XLA or a ValueError; False: the graph. The frame (per-point losses,
+            of bench/bench_recording.py); True: XLA or a ValueError; False: the
+            graph. A multi-worker run uses the graph. XLA skips TensorFlow's
+            runtime checks (`tf.debugging.check_numerics`, an out-of-range
+            gather): pass False to keep them. The frame (per-point losses,
             stored layout) is computed in the same pass (see
             `tb_fitviz.compiled_frame`). JAX always uses XLA.
 
@@ -521,7 +523,8 @@ class FitVizCallback:
             self.writer.record_channels(
                 self.step, values, grid=grid if self.writer.kind.grid is not None else None,
                 epoch=max(self._epoch, 0), sample_loss=sample_loss,
-                validation_loss=validation_loss,
+                validation_loss=(validation_loss if self.writer.x_validation is not None
+                                 else None),
                 regularization_loss=regularization if self._forward.has_regularization
                 else None)
         else:

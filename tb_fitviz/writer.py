@@ -533,6 +533,8 @@ class FitVizWriter:
         if sample_loss is None:
             loss = values[kind.channel("loss")]
             sample_loss = float(loss.sum(dtype=np.float64)) / count
+        if validation_loss is not None and self._validation is None:
+            raise ValueError("validation_loss: this run has no validation data; pass None")
         validation_loss = math.nan if validation_loss is None else float(validation_loss)
         predictions = values[:len(kind.prediction_channels)].T
         self._write_frame(step, epoch, values, grid, predictions, float(sample_loss),

@@ -40,6 +40,15 @@ CASES = {
     "binary logits": (
         lambda: mlp(2, 1), keras.losses.BinaryCrossentropy(from_logits=True), X2, BINARY, {},
         False),
+    "binary, two logit units, one-hot": (
+        lambda: mlp(2, 2), keras.losses.CategoricalCrossentropy(from_logits=True), X2,
+        np.eye(2, dtype="float32")[BINARY], {}, False),
+    "binary, the model's loss, validation, penalty": (
+        lambda: mlp(2, 1, "sigmoid", "l2"), "binary_crossentropy", X2, BINARY,
+        {"loss": "model"}, True),
+    "two features without a grid, three classes logits": (
+        lambda: mlp(2, 3), keras.losses.SparseCategoricalCrossentropy(from_logits=True), X2,
+        THREE, {"grid": None}, False),
     "two classes one-hot softmax": (
         lambda: mlp(2, 2, "softmax"), "categorical_crossentropy", X2,
         np.eye(2, dtype="float32")[BINARY], {}, False),
@@ -94,7 +103,8 @@ def test_the_pass_makes_the_frame_numpy_makes(name, tmp_path):
     assert not by_numpy._forward.finished
     ours, theirs = (frame_series(read_run(str(tmp_path / run))) for run in ("compiled", "numpy"))
     assert ours.keys() == theirs.keys()
-    assert ("grid" in ours) == (x.ndim == 2 and x.shape[1] == 2)
+    assert ("grid" in ours) == (x.ndim == 2 and x.shape[1] == 2 and
+                                 options.get("grid", "auto") is not None)
     for series, frames in ours.items():
         assert [s for s, _ in frames] == [s for s, _ in theirs[series]], series
         assert len(frames) >= 2 * (len(x) // 50)
@@ -105,9 +115,12 @@ def test_the_pass_makes_the_frame_numpy_makes(name, tmp_path):
     info = np.stack([values for _, values in ours[fmt.TAG_FRAME_INFO]])
     assert np.isnan(info[:, 2]).all() != bool(validation)  # the validation loss, if any
     channels = compiled.writer.kind.sample_channels
-    if "loss:0" in channels:  # several outputs: each one's loss, unless the model's own
+    if "loss:0" in channels:
+        # Several outputs: each one's loss, unless the loss is the model's own (these models
+        # have one output of several units: one loss value a point, none per unit).
         frame = ours[fmt.TAG_FRAME][-1][1]
-        assert np.isnan(frame[channels.index("loss:0"):]).all() == ("model's loss" in name)
+        assert np.isnan(frame[channels.index("loss:0"):]).all() == (
+            options.get("loss") == "model")
 
 
 class PyIdentity(keras.layers.Layer):
@@ -179,6 +192,9 @@ def test_record_channels_stores_what_record_stores_and_checks_its_arrays(tmp_pat
         channels.record_channels(5, np.zeros((2, 40)), grid=np.zeros((1, 36), np.float32))
     with pytest.raises(ValueError, match=r"grid: expected .* shape \[1, 36\]"):
         channels.record_channels(5, np.zeros((2, 40), np.float32))
+    with pytest.raises(ValueError, match=r"validation_loss: this run has no validation"):
+        channels.record_channels(5, np.zeros((2, 40), np.float32),
+                                 grid=np.zeros((1, 36), np.float32), validation_loss=0.5)
     with pytest.raises(ValueError, match=r"values: expected .*got float32 \[40, 2\]"):
         channels.record_channels(5, np.zeros((2, 40), np.float32).T,
                                  grid=np.zeros((1, 36), np.float32))
@@ -187,6 +203,7 @@ def test_record_channels_stores_what_record_stores_and_checks_its_arrays(tmp_pat
     a, b = (frame_series(read_run(str(tmp_path / name))) for name in ("record", "channels"))
     assert a.keys() == b.keys() == {fmt.TAG_FRAME, fmt.TAG_FRAME_INFO, "grid"}
     for series in a:
+        assert len(a[series]) == len(b[series]) == 3, series
         for (sa, va), (sb, vb) in zip(a[series], b[series]):
             assert sa == sb
             np.testing.assert_allclose(va, vb, rtol=1e-6, equal_nan=True)
