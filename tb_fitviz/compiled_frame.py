@@ -132,10 +132,4 @@ class CompiledFrame:
             formula = (point_losses.squared if self.loss_kind == "squared"
                        else point_losses.absolute)
             losses = formula(targets["values"], predictions, xp)
-        width = losses.shape[1]
-        mean = losses[:, 0] if width == 1 else tf.reduce_mean(losses, axis=1)
-        if outputs == 1:
-            return mean, None
-        if width == 1:  # the model's loss of a single output: no loss of each output
-            return mean, tf.fill([tf.shape(losses)[0], outputs], tf.constant(np.nan, tf.float64))
-        return mean, losses
+        return point_losses.mean_and_each(losses, outputs, xp)

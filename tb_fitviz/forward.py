@@ -55,7 +55,6 @@ class Forward:
                  jit_compile="auto"):
         if flavour not in ("keras", "tf_keras"):
             raise ValueError(f"flavour: expected 'keras' or 'tf_keras', got {flavour!r}")
-        check_jit_compile(jit_compile)
         if loss not in LOSS_OPTIONS:
             raise ValueError(f"loss: expected None or 'model', got {loss!r}")
         x = np.asarray(x, dtype=np.float64)
@@ -69,9 +68,7 @@ class Forward:
         if finish is not None and self.backend != "tensorflow":
             raise ValueError(f"finish: only a TensorFlow pass takes it; this model computes "
                              f"with {self.backend}")
-        if jit_compile is True and self.backend not in ("tensorflow", "jax"):
-            raise ValueError(f"jit_compile: True needs a TensorFlow or JAX model; this model "
-                             f"computes with {self.backend}")
+        check_jit_compile(jit_compile, self.backend)
         self.finished = finish is not None
         if self.backend == "tensorflow":
             implementation = _TensorFlowPass(model, x, flavour, finish, jit_compile)
@@ -113,11 +110,16 @@ class Forward:
 JIT_COMPILE_OPTIONS = ("auto", True, False)
 
 
-def check_jit_compile(value):
-    """The `jit_compile` option: "auto", True or False (ValueError otherwise)."""
+def check_jit_compile(value, backend=None):
+    """The `jit_compile` option: "auto", True or False, and True only for a `backend`
+    ("tensorflow", "jax", ...; None: not known yet) that has XLA here (ValueError
+    otherwise)."""
     if not any(value is option or (isinstance(option, str) and value == option)
                for option in JIT_COMPILE_OPTIONS):
         raise ValueError(f"jit_compile: expected 'auto', True or False, got {value!r}")
+    if value is True and backend is not None and backend not in ("tensorflow", "jax"):
+        raise ValueError(f"jit_compile: True needs Keras on TensorFlow or JAX; this Keras "
+                         f"computes with {backend}")
     return value
 
 

@@ -158,13 +158,12 @@ class FitVizCallback:
         super().__init__()
         from tb_fitviz.forward import check_jit_compile
 
-        self._jit_compile = check_jit_compile(jit_compile)
+        backend = None
         if jit_compile is True and self._flavour != "tf_keras":
             import keras
 
-            if keras.backend.backend() not in ("tensorflow", "jax"):
-                raise ValueError(f"jit_compile: True needs Keras on TensorFlow or JAX; this "
-                                 f"Keras computes with {keras.backend.backend()}")
+            backend = keras.backend.backend()
+        self._jit_compile = check_jit_compile(jit_compile, backend)
         if every is None:
             schedule = schedules_module.LogSpaced(schedules_module.DEFAULT_BUDGET)
         else:

@@ -42,6 +42,26 @@ def categorical_cross_entropy(label_column, probabilities, xp=np):
     return clipped_log_loss(xp.take_along_axis(probabilities, label_column, axis=1)[:, 0], xp)
 
 
+def mean_and_each(losses, outputs, xp=np):
+    """(the loss per point [n], each output's [n, outputs] or None) from a point set's
+    losses [n, w]: w = 1 (one value a point) or w = outputs. The mean over the columns;
+    each output's own only with several outputs, NaN where the losses do not say it
+    (one value a point: the model's loss of a single output of several units)."""
+    width = losses.shape[1]
+    if width == 1:
+        mean = losses[:, 0]
+    elif xp is np:
+        with np.errstate(all="ignore"):  # a mean of huge losses can overflow: inf
+            mean = losses.mean(axis=1)
+    else:
+        mean = xp.mean(losses, axis=1)
+    if outputs == 1:
+        return mean, None
+    if width == 1:
+        return mean, xp.full((losses.shape[0], outputs), np.nan, dtype=np.float64)
+    return mean, losses
+
+
 def cross_entropy(labels, probabilities):
     """-log P(true class) per point, probabilities clipped as Keras clips them.
 

@@ -18,7 +18,7 @@ import weakref
 
 import numpy as np
 
-from tb_fitviz import defaults, storage
+from tb_fitviz import defaults, point_losses, storage
 from tb_fitviz import summary_format as fmt
 from tb_fitviz.data import (
     as_features,
@@ -429,16 +429,8 @@ class FitVizWriter:
                     f"{name}: expected one value per point, shape ({n},)"
                     + (f", or one per output, ({n}, {width})" if width > 1 else "")
                     + f"; got shape {np.shape(given)}")
-        if losses.shape[1] > 1:
-            with np.errstate(all="ignore"):
-                mean = losses.mean(axis=1)
-        else:
-            mean = losses[:, 0]
-        per_output = losses if (not self.kind.is_classification
-                                and self.kind.output_count > 1) else None
-        if per_output is not None and losses.shape[1] == 1:
-            per_output = np.full((len(losses), self.kind.output_count), np.nan)
-        return mean, per_output
+        return point_losses.mean_and_each(
+            losses, 1 if self.kind.is_classification else self.kind.output_count)
 
     def record(self, step, y_pred, *, epoch=0, y_pred_validation=None, y_pred_grid=None,
                regularization_loss=None, point_loss=None, point_loss_validation=None,
