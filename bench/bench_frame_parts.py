@@ -52,7 +52,7 @@ def measure(name, repeats):
     weights = recording.make_model(name).get_weights()
     logs = tempfile.mkdtemp(prefix="fitviz-bench-parts-")
     probe = FitVizCallback(os.path.join(logs, "probe"), x, y, every=1, images=False)
-    points = recording.floor_points(probe, x)
+    points = recording.floor_points(probe)
     probe.close()
     runs = iter(range(10**6))
 

@@ -82,7 +82,7 @@ def fit_interleaved(name, epochs, block, seed, variants=VARIANTS):
         return FitVizCallback(os.path.join(logs, tag), x, y, every=1, images=False, **options)
 
     probe = fitviz("probe")
-    points = recording.floor_points(probe, x)
+    points = recording.floor_points(probe)
     probe.close()
 
     class ForwardAlone(keras.callbacks.Callback):

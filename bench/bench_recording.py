@@ -144,14 +144,13 @@ def forward_only_callback(points, jit_compile=False):
     return ForwardOnly()
 
 
-def floor_points(callback, x):
+def floor_points(callback):
     """The floor's points, float32 [n, d]: the callback's own sample, and the surface grid of
     a two-feature run, so that the floor and (a) predict on the same points."""
-    from tb_fitviz.data import make_grid
-
-    points = callback.writer.x_sample.reshape(len(callback.writer.x_sample), -1)
-    if callback.writer.kind.grid is not None:
-        points = np.concatenate([points, make_grid(x, 100, 0.05).points()])
+    writer = callback.writer
+    points = writer.x_sample.reshape(len(writer.x_sample), -1)
+    if writer.x_grid is not None:
+        points = np.concatenate([points, writer.x_grid])
     return points.astype("float32")
 
 
@@ -299,7 +298,7 @@ def bench_workload(name, epochs, repeats, skip_original, logs):
 
     # The floor's points: the writer's own sample (and grid), so (a) and (b) predict alike.
     probe = fitviz(every=1, images=False)
-    points = floor_points(probe, x)
+    points = floor_points(probe)
     probe.close()
     variants = {
         "plain": lambda: None,
