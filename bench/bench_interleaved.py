@@ -29,6 +29,8 @@ With `--parts`, more variants of (a):
   o  the frame made with NumPy from the pass's outputs (`FitVizWriter.record`),
      not in the pass
   g  jit_compile=False: FitViz's pass in TensorFlow's graph, not XLA
+  p  every frame's event built by protobuf: steady frames not written from their
+     template (`tb_fitviz.summaries._FrameTemplate`)
 
 One fit per process, several processes: the relative speed of two compiled
 functions also differs from process to process (memory placement), so the
@@ -37,6 +39,7 @@ spread between processes is part of the measurement.
     python bench/bench_interleaved.py                      # both, 4 processes, 15 epochs
     python bench/bench_interleaved.py --workload moons --processes 6
     python bench/bench_interleaved.py --workload moons --parts
+    python bench/bench_interleaved.py --workload moons --variants a,p
 """
 
 import argparse
@@ -55,7 +58,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_recording as recording  # noqa: E402
 
 VARIANTS = ("b", "x", "f", "n", "a")
-PARTS = ("e", "w", "o", "g")
+PARTS = ("e", "w", "o", "g", "p")
 LABELS = {
     "x": "the floor compiled by XLA",
     "f": "FitViz's forward pass alone",
@@ -65,6 +68,7 @@ LABELS = {
     "w": "(a) with the event serialized, not written",
     "o": "(a) with the frame made by NumPy, not the pass",
     "g": "(a) with jit_compile=False (no XLA)",
+    "p": "(a) with every event built by protobuf (no template)",
 }
 
 
@@ -109,7 +113,8 @@ def fit_interleaved(name, epochs, block, seed, variants=VARIANTS):
               "e": lambda: recording.with_writer_patch(fitviz("e"), recording.no_event_output),
               "w": lambda: recording.with_writer_patch(fitviz("w"), recording.event_not_written),
               "o": lambda: recording.frame_by_numpy(fitviz("o")),
-              "g": lambda: fitviz("g", jit_compile=False)}
+              "g": lambda: fitviz("g", jit_compile=False),
+              "p": lambda: recording.with_writer_patch(fitviz("p"), recording.without_templates)}
 
     class Turns(keras.callbacks.Callback):
         """Hands each batch end to one variant, in shuffled blocks; keeps the times."""
@@ -180,11 +185,19 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--block", type=int, default=4)
     parser.add_argument("--parts", action="store_true",
-                        help="add variants e, w, o and g: (a) with parts of its frame off or "
-                             "made another way")
+                        help="add variants e, w, o, g and p: (a) with parts of its frame off "
+                             "or made another way")
+    parser.add_argument("--variants", default=None,
+                        help="only these variants beside the floors b and x, e.g. a,p")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     variants = VARIANTS + PARTS if args.parts else VARIANTS
+    if args.variants:
+        chosen = tuple(args.variants.split(","))
+        unknown = [v for v in chosen if v not in LABELS]
+        if unknown:
+            parser.error(f"--variants: unknown {unknown}; known: {', '.join(LABELS)}")
+        variants = ("b", "x") + tuple(v for v in chosen if v not in ("b", "x"))
     if args.child is not None:
         medians = fit_interleaved(args.workload, args.epochs, args.block, args.child, variants)
         print(" ".join(f"{v}={medians[v]!r}" for v in variants))
@@ -198,7 +211,8 @@ def main(argv=None):
             output = subprocess.run(
                 [sys.executable, os.path.abspath(__file__), "--workload", name, "--epochs",
                  str(args.epochs), "--block", str(args.block), "--child", str(process)]
-                + (["--parts"] if args.parts else []),
+                + (["--parts"] if args.parts else [])
+                + (["--variants", args.variants] if args.variants else []),
                 check=True, capture_output=True, text=True).stdout.split()
             medians = {k: float(v) for k, v in (item.split("=") for item in output)}
             floors.append(medians["b"])

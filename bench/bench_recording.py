@@ -197,10 +197,17 @@ def event_not_written(writer):
     def serialized_only():
         events = open_file()
         events.write = lambda event: event.SerializeToString()
+        events.write_serialized = lambda parts: None  # a steady frame's, already serialized
         events.flush = lambda: None
         return events
 
     output._file = serialized_only
+
+
+def without_templates(writer):
+    """A `with_writer_patch` patch: every frame's event built by protobuf, none written from
+    the steady frames' template (`tb_fitviz.summaries._FrameTemplate`)."""
+    writer._events.templates = False
 
 
 def original_callback(x_sample, x, y):

@@ -29,9 +29,12 @@ TIMED = {
     "tb_fitviz.writer": {"FitVizWriter": ("record", "record_channels", "_write_frame",
                                           "predictions", "_losses")},
     "tb_fitviz.summaries": {"EventOutput": ("frame", "_event", "_add_tensor", "_add_scalar",
-                                            "_flush_batch_losses", "_note_loss", "_write")},
-    "tb_fitviz.event_file": {"EventFile": ("write", "flush")},
+                                            "_flush_batch_losses", "_note_loss", "_write",
+                                            "_frame_from"),
+                            "_FrameTemplate": ("fill", "parts")},
+    "tb_fitviz.event_file": {"EventFile": ("write", "write_serialized", "flush")},
     "tb_fitviz.forward": {"Forward": ("__call__",)},
+    "tb_fitviz.keras_callback": {"FitVizCallback": ("on_train_batch_end", "_record_frame")},
 }
 
 

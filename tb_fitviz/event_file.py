@@ -87,6 +87,15 @@ class EventFile:
     def write(self, event):
         self._records.write(event.SerializeToString())
 
+    def write_serialized(self, parts):
+        """Writes one event given serialized, as `parts` (bytes) whose concatenation is
+        the event: a writer that frames records itself takes them without joining them."""
+        write_parts = getattr(self._records, "write_parts", None)
+        if write_parts is None:
+            self._records.write(b"".join(parts))
+        else:
+            write_parts(parts)
+
     def flush(self):
         self._records.flush()
 
@@ -107,6 +116,7 @@ class _PythonRecords:
 
     def __init__(self, path):
         self._crc = _fast_crc32c()
+        self._extend = _fast_crc32c_extend() if self._crc is not None else None
         self._gather = _gathers()  # parts kept for one os.writev at flush
         if self._gather:
             self._file = open(path, "ab", buffering=0)  # noqa: SIM115 (kept open)
@@ -128,6 +138,23 @@ class _PythonRecords:
             self._parts.extend(parts)
         else:  # no os.writev here
             self._file.write(b"".join(parts))
+
+    def write_parts(self, parts):
+        """`write(b"".join(parts))` without joining the parts (bytes) when it can."""
+        if self._crc is None:
+            self.write(b"".join(parts))
+            return
+        size = sum(map(len, parts))
+        crc = 0
+        for part in parts:
+            crc = self._extend(crc, part)
+        header = struct.pack("<Q", size)
+        framed = (header, struct.pack("<I", _masked(self._crc(header))), *parts,
+                  struct.pack("<I", _masked(crc)))
+        if self._gather:
+            self._parts.extend(framed)
+        else:
+            self._file.write(b"".join(framed))
 
     def flush(self):
         if not self._gather:
@@ -163,6 +190,13 @@ def _fast_crc32c():
     except ImportError:
         return None
     return google_crc32c.value if getattr(google_crc32c, "implementation", "") == "c" else None
+
+
+def _fast_crc32c_extend():
+    """google_crc32c.extend (its C implementation: call only when `_fast_crc32c` is not None)."""
+    import google_crc32c
+
+    return google_crc32c.extend
 
 
 def _gathers():
@@ -215,9 +249,17 @@ class SegmentedUpload:
     # -- the caller's side (under the writer's lock) --------------------------------------
 
     def write(self, data):
+        self.write_parts((data,))
+
+    def write_parts(self, parts):
+        """`write(b"".join(parts))`, the parts framed by the spool file's records."""
         with self._cond:
-            self._records.write(data)
-            self._size += len(data) + 16  # TFRecord framing: length, 2 CRCs
+            write_parts = getattr(self._records, "write_parts", None)
+            if write_parts is None:
+                self._records.write(b"".join(parts))
+            else:
+                write_parts(parts)
+            self._size += sum(map(len, parts)) + 16  # TFRecord framing: length, 2 CRCs
             if self._started is None:
                 self._started = time.monotonic()
                 self._cond.notify_all()  # the uploader has a deadline now

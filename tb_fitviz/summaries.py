@@ -8,6 +8,7 @@ it arrays that are already right.
 """
 
 import math
+import struct
 import time
 
 import numpy as np
@@ -26,6 +27,10 @@ class EventOutput:
         points: {"sample": float32 [d + t, N], "scatter": ..., "validation": ... or None}.
     """
 
+    # False: every frame's event is built as a protobuf message (what frames written from
+    # a `_FrameTemplate` are compared with in the tests and benchmarks).
+    templates = True
+
     def __init__(self, log_dir, settings, points):
         self.log_dir = log_dir
         self.settings = settings
@@ -43,6 +48,7 @@ class EventOutput:
         self._pending_steps = []
         self._pending_losses = []
         self._pending_times = []
+        self._template = None  # the steady frames' `_FrameTemplate` (of the open file)
         self.closed = False
 
     @property
@@ -63,6 +69,7 @@ class EventOutput:
         if self._events is None:
             self._events = EventFile(self.log_dir)
             self._described = set()
+            self._template = None  # its values have no metadata: a new file needs them
             self._write_static()
         return self._events
 
@@ -108,13 +115,32 @@ class EventOutput:
     def frame(self, step, values, info, grid=None, scalars=()):
         """One frame: sample channels float32 [C, N], frame_info float64 [4], the grid's
         channels float32 [Cg, G*G] (surface runs), and (tag, value) scalars."""
-        if self.frames % fmt.FRAME_BLOCK_SIZE == 0:
+        count = self.frames
+        if count % fmt.FRAME_BLOCK_SIZE == 0:
             self._sample_tag = fmt.frame_block_tag(step)
             self._info_tag = fmt.block_tag(fmt.TAG_FRAME_INFO_BLOCK_PREFIX, step)
             self._block_rows = []
             self._block_losses = None
-        if grid is not None and self.frames % fmt.GRID_BLOCK_SIZE == 0:
+        if grid is not None and count % fmt.GRID_BLOCK_SIZE == 0:
             self._grid_tag = fmt.block_tag(fmt.TAG_GRID_BLOCK_PREFIX, step)
+        # A steady frame (neither the first nor the last of its block, in an open file,
+        # nothing pending but its own step's batch loss) is laid out as the steady frames
+        # before it in its block: it is written from their `_FrameTemplate`.
+        pending = self._pending_steps
+        key = None
+        if (self.templates and (count + 1) % fmt.FRAME_BLOCK_SIZE and count % fmt.FRAME_BLOCK_SIZE
+                and (grid is None or count % fmt.GRID_BLOCK_SIZE) and self._events is not None
+                and (not pending or (len(pending) == 1 and pending[0] == step))):
+            key = (self._sample_tag, values.shape, values.dtype, len(pending),
+                   None if grid is None else (self._grid_tag, grid.shape, grid.dtype),
+                   *[tag for tag, _ in scalars])
+            template = self._template
+            if template is not None and template.key == key:
+                if template.usable:
+                    self._frame_from(template, step, values, info, grid, scalars)
+                    return
+                key = None  # known not to fit: build frames as usual
+        batch_loss = self._pending_losses[0] if pending else None
         event = self._event(step)
         self._add_tensor(event, self._sample_tag, values)
         self._add_tensor(event, self._info_tag, info)
@@ -123,14 +149,43 @@ class EventOutput:
         for tag, value in scalars:
             self._add_scalar(event, tag, value)
         self._flush_batch_losses(event)
+        self._frame_written(step, values, info)
+        if self.frames % fmt.FRAME_BLOCK_SIZE == 0:
+            self._add_index_chunk(event)
+        if key is None:
+            self._write(event)
+        else:  # the first steady frame of its kind: the template of the next ones
+            serialized = event.SerializeToString()
+            arrays = {self._sample_tag: values, self._info_tag: info}
+            floats = dict(scalars)
+            if grid is not None:
+                arrays[self._grid_tag] = grid
+            if batch_loss is not None:
+                arrays[fmt.TAG_BATCH_LOSSES] = np.array([[step], [batch_loss]], np.float64)
+                floats[fmt.SCALAR_BATCH_LOSS] = batch_loss
+            self._template = _FrameTemplate(event, serialized, arrays, floats, key)
+            self._events.write_serialized((serialized,))
+        self._events.flush()
+
+    def _frame_from(self, template, step, values, info, grid, scalars):
+        arrays = [(self._sample_tag, values), (self._info_tag, info)]
+        if grid is not None:
+            arrays.append((self._grid_tag, grid))
+        if self._pending_steps:
+            loss = self._pending_losses[0]
+            self._pending_steps, self._pending_losses, self._pending_times = [], [], []
+            arrays.append((fmt.TAG_BATCH_LOSSES, ((step,), (loss,))))
+            scalars = [*scalars, (fmt.SCALAR_BATCH_LOSS, loss)]
+        template.fill(arrays, scalars)
+        self._frame_written(step, values, info)
+        self._events.write_serialized(template.parts(step, time.time()))
+        self._events.flush()
+
+    def _frame_written(self, step, values, info):
         if self._loss_channel is not None:
             self._note_loss(values[self._loss_channel])
         self._block_rows.append((step, info))
         self.frames += 1
-        if self.frames % fmt.FRAME_BLOCK_SIZE == 0:
-            self._add_index_chunk(event)
-        self._write(event)
-        self._events.flush()
 
     def _note_loss(self, loss):
         """Keeps a frame's per-point loss for the block's loss chunk (values above
@@ -227,6 +282,98 @@ class EventOutput:
         """After `close`: the next write opens a new event file of the same run."""
         self._events = None
         self.closed = False
+
+
+class _FrameTemplate:
+    """A steady frame's event as protobuf serializes it, with the places of its numbers.
+
+    The frames of a block after its first (and before its last, which carries the
+    block's index) are laid out alike in a run: the same tags, described already (no
+    metadata), the same shapes, the same scalars, and the batch loss of the frame's own
+    step or none. Their events differ only in fixed-width numbers: the tensors' contents,
+    the scalars' one packed float32, the wall time and the step. So one such event is
+    serialized by protobuf and kept, and the next frames write their numbers into its
+    bytes in place (NumPy views on them, `struct` for the scalars) instead of building
+    and serializing a message of six or seven values, which inside a fit costs more than
+    the bytes it makes (the Python calls run on caches TensorFlow's pass has just used).
+    The event's head (wall time, step: a varint) is serialized by protobuf at each frame,
+    so a frame written from the template is byte for byte the event protobuf makes of it
+    (tests/test_frame_template.py). `usable` is False when the serialized event is not
+    laid out as expected (each number at the end of its value, as protobuf serializes a
+    tensor whose content is its last field); frames are then built as usual.
+
+    Args:
+        event: A steady frame's event, as `EventOutput.frame` built it.
+        serialized: `event.SerializeToString()`.
+        arrays: {tag: array} of the event's tensors.
+        scalars: {tag: value} of the event's float32 scalars.
+        key: What the next frames must match to be written from the template.
+    """
+
+    def __init__(self, event, serialized, arrays, scalars, key):
+        self.key = key
+        self.usable = False
+        self._views = {}  # tag -> a view of the buffer, in the tensor's wire dtype and shape
+        self._offsets = {}  # tag -> offset of the scalar's float32
+        summary = event.summary.SerializeToString()
+        head = event_pb2.Event(wall_time=event.wall_time, step=event.step).SerializeToString()
+        if not (serialized.startswith(head) and serialized.endswith(summary)):
+            return
+        self._summary_head = serialized[len(head):len(serialized) - len(summary)]
+        self._buffer = bytearray(summary)
+        position = 0
+        for value in event.summary.value:
+            own = value.SerializeToString()
+            position = summary.find(own, position)
+            if value.HasField("metadata") or position < 0:
+                return
+            end = position + len(own)
+            if value.tag in arrays:
+                array = np.asarray(arrays[value.tag])
+                wire = np.dtype(fmt.wire_dtype(array.dtype))
+                start = end - array.size * wire.itemsize
+                self._views[value.tag] = np.frombuffer(
+                    self._buffer, wire, array.size, start).reshape(array.shape)
+                expected = np.ascontiguousarray(array, wire).tobytes()
+            elif value.tag in scalars:
+                start = end - 4
+                self._offsets[value.tag] = start
+                expected = _float32_bytes(scalars[value.tag])
+            else:
+                return
+            if summary[start:end] != expected:
+                return
+            position = end
+        self.usable = len(self._views) == len(arrays) and len(self._offsets) == len(scalars)
+
+    def fill(self, arrays, scalars):
+        """Writes a frame's numbers in place: (tag, array) and (tag, value) pairs."""
+        views = self._views
+        for tag, array in arrays:
+            views[tag][...] = array
+        offsets, buffer = self._offsets, self._buffer
+        for tag, value in scalars:
+            try:
+                _FLOAT32.pack_into(buffer, offsets[tag], value)
+            except OverflowError:  # beyond float32: protobuf stores an infinity
+                _FLOAT32.pack_into(buffer, offsets[tag], math.copysign(math.inf, value))
+
+    def parts(self, step, wall_time):
+        """The serialized event, in two parts: its head, and its summary."""
+        head = event_pb2.Event(wall_time=wall_time, step=step).SerializeToString()
+        return head + self._summary_head, bytes(self._buffer)
+
+
+_FLOAT32 = struct.Struct("<f")
+
+
+def _float32_bytes(value):
+    buffer = bytearray(4)
+    try:
+        _FLOAT32.pack_into(buffer, 0, value)
+    except OverflowError:
+        _FLOAT32.pack_into(buffer, 0, math.copysign(math.inf, value))
+    return bytes(buffer)
 
 
 def frame_info(epoch, sample_loss, validation_loss=math.nan, regularization_loss=math.nan):

@@ -296,6 +296,11 @@ def array_tensor(array):
     return fill_array_tensor(tensor_pb2.TensorProto(), array)
 
 
+def wire_dtype(dtype):
+    """The stored (little-endian) form of a float16, float32 or float64 NumPy dtype."""
+    return _DTYPES[dtype.name][1]
+
+
 def fill_array_tensor(tensor, array):
     """Fills an empty TensorProto (e.g. a field of an event being built: no copy of the
     message afterwards) as `array_tensor` makes it; returns it."""
