@@ -42,13 +42,14 @@ class Forward:
             model; True requires XLA (ValueError if it cannot); False: the graph. Under a
             multi-worker strategy the pass is the graph whatever the option. JAX always
             compiles with XLA (`jax.jit`); PyTorch has no XLA here (True is refused).
-        finish: TensorFlow only: a function traced into the same compiled pass, called
-            with its tensors (outputs, regularization or None, point_loss or None),
-            returning a tuple of tensors (`compiled_frame.CompiledFrame`).
+        finish: TensorFlow only: traced into the same compiled pass, called with its
+            tensors (outputs, regularization or None, point_loss or None), returning one
+            tensor; `finish.unpack` makes what the call returns of its NumPy value
+            (`compiled_frame.CompiledFrame`).
 
     Calling it returns ``(outputs float32 [n, total output width],
     regularization float or None, point_loss float32 [n, outputs] or None)``, or
-    with `finish` the NumPy values of what `finish` returns.
+    with `finish` what `finish.unpack` makes of the NumPy value of `finish`'s tensor.
     """
 
     def __init__(self, model, x, *, flavour="keras", targets=None, loss=None, finish=None,
@@ -201,9 +202,9 @@ class _TensorFlowPass:
                                              else t, o), tf.float32)
                     losses.append(tf.reshape(value, [count]))
                 results.append(tf.stack(losses, axis=1))
-            if finish is not None:
-                return list(finish(results[0], results[1] if has_regularization else None,
-                                   results[-1] if loss_functions is not None else None))
+            if finish is not None:  # one tensor: one output to hand over and convert
+                return [finish(results[0], results[1] if has_regularization else None,
+                               results[-1] if loss_functions is not None else None)]
             return results
 
         self._function = None
@@ -239,7 +240,7 @@ class _TensorFlowPass:
         # the 11,000 points of a surface run).
         results = [np.asarray(r) for r in self._function()]
         if self._finish is not None:
-            return tuple(results)
+            return self._finish.unpack(results[0])
         regularization = results.pop(1) if self._has_regularization else None
         return results[0], regularization, results[1] if len(results) > 1 else None
 
