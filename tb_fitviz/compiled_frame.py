@@ -37,15 +37,15 @@ class CompiledFrame:
 
     Calling it (inside the pass) with the pass's outputs float32 [N + V + G*G, width],
     the regularization penalty (or None) and the model's own per-point loss float32
-    [N + V + G*G, m] (or None) gives one float32 vector, which `unpack` (given its
-    NumPy value) makes into three arrays, views of it:
+    [N + V + G*G, m] (or None) gives one uint32 vector holding the bits of three
+    arrays, which `unpack` (given its NumPy value) makes into views of it:
         values float32 [C, N]: the sample frame's channels (`kind.sample_channels`);
         grid float32 [Cg, G*G]: the grid frame's channels ([0, 0] without a grid);
         scalars float64 [3]: the sample's mean loss, the validation sample's (NaN
             without), the regularization penalty (NaN without).
-    One tensor, not three: each output of a compiled function costs the call ~10 us to
-    hand over and convert, about what the whole frame's event costs to write. The
-    scalars come first, their bits as six float32 (8-byte aligned at the start).
+    One tensor, not three: each output of a compiled function costs the call several
+    microseconds to hand over and convert. The scalars come first (8-byte aligned at
+    the start).
     """
 
     def __init__(self, kind, loss, sizes, sample_targets, validation_targets=None,
@@ -101,18 +101,19 @@ class CompiledFrame:
         else:  # float32 as the model gives it; logits made probabilities in float64 first
             grid = tf.cast(tf.transpose(self._channels(
                 outputs[n + v:], tf.float64 if self.logits else tf.float32)), tf.float32)
-        scalars = tf.bitcast(tf.stack(means), tf.float32)  # [3, 2]: the float64s' bits
-        return tf.concat([tf.reshape(scalars, [-1]), tf.reshape(values, [-1]),
-                          tf.reshape(grid, [-1])], axis=0)
+        # Bits, not floats: as uint32 nothing can quieten, flush or round a float64's half.
+        return tf.concat([tf.reshape(tf.bitcast(part, tf.uint32), [-1])
+                          for part in (tf.stack(means), values, grid)], axis=0)
 
     def unpack(self, vector):
         """(values, grid, scalars) of the NumPy value of what the call returned (views)."""
         n, _, g = self.sizes
         channels = len(self.kind.sample_channels)
         end = 6 + channels * n
-        grid = (vector[end:].reshape(len(self.kind.grid_channels), g) if g
+        floats = vector.view(np.float32)
+        grid = (floats[end:].reshape(len(self.kind.grid_channels), g) if g
                 else np.zeros((0, 0), np.float32))
-        return vector[6:end].reshape(channels, n), grid, vector[:6].view(np.float64)
+        return floats[6:end].reshape(channels, n), grid, vector[:6].view(np.float64)
 
     def _channels(self, outputs, dtype):
         """The prediction channels (`kind.prediction_channels`) of some of the outputs, as

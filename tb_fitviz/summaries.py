@@ -114,7 +114,8 @@ class EventOutput:
 
     def frame(self, step, values, info, grid=None, scalars=()):
         """One frame: sample channels float32 [C, N], frame_info float64 [4], the grid's
-        channels float32 [Cg, G*G] (surface runs), and (tag, value) scalars."""
+        channels float32 [Cg, G*G] (surface runs), and a sequence of (tag, value)
+        scalars, each tag once."""
         count = self.frames
         if count % fmt.FRAME_BLOCK_SIZE == 0:
             self._sample_tag = fmt.frame_block_tag(step)
@@ -123,15 +124,17 @@ class EventOutput:
             self._block_losses = None
         if grid is not None and count % fmt.GRID_BLOCK_SIZE == 0:
             self._grid_tag = fmt.block_tag(fmt.TAG_GRID_BLOCK_PREFIX, step)
-        # A steady frame (neither the first nor the last of its block, in an open file,
-        # nothing pending but its own step's batch loss) is laid out as the steady frames
-        # before it in its block: it is written from their `_FrameTemplate`.
+        # A steady frame (neither the first nor the last of its block, nor the first of
+        # its grid block, in an open file, nothing pending but its own step's batch loss)
+        # is laid out as the steady frames before it: it is written from their
+        # `_FrameTemplate` when its tags, shapes, dtypes and scalars' tags are theirs.
         pending = self._pending_steps
         key = None
         if (self.templates and (count + 1) % fmt.FRAME_BLOCK_SIZE and count % fmt.FRAME_BLOCK_SIZE
                 and (grid is None or count % fmt.GRID_BLOCK_SIZE) and self._events is not None
                 and (not pending or (len(pending) == 1 and pending[0] == step))):
-            key = (self._sample_tag, values.shape, values.dtype, len(pending),
+            key = (self._sample_tag, values.shape, values.dtype, info.shape, info.dtype,
+                   len(pending),
                    None if grid is None else (self._grid_tag, grid.shape, grid.dtype),
                    *[tag for tag, _ in scalars])
             template = self._template
@@ -171,12 +174,14 @@ class EventOutput:
         arrays = [(self._sample_tag, values), (self._info_tag, info)]
         if grid is not None:
             arrays.append((self._grid_tag, grid))
-        if self._pending_steps:
+        pending = self._pending_steps
+        if pending:
             loss = self._pending_losses[0]
-            self._pending_steps, self._pending_losses, self._pending_times = [], [], []
             arrays.append((fmt.TAG_BATCH_LOSSES, ((step,), (loss,))))
             scalars = [*scalars, (fmt.SCALAR_BATCH_LOSS, loss)]
         template.fill(arrays, scalars)
+        if pending:
+            self._pending_steps, self._pending_losses, self._pending_times = [], [], []
         self._frame_written(step, values, info)
         self._events.write_serialized(template.parts(step, time.time()))
         self._events.flush()
@@ -288,14 +293,16 @@ class _FrameTemplate:
     """A steady frame's event as protobuf serializes it, with the places of its numbers.
 
     The frames of a block after its first (and before its last, which carries the
-    block's index) are laid out alike in a run: the same tags, described already (no
-    metadata), the same shapes, the same scalars, and the batch loss of the frame's own
-    step or none. Their events differ only in fixed-width numbers: the tensors' contents,
-    the scalars' one packed float32, the wall time and the step. So one such event is
-    serialized by protobuf and kept, and the next frames write their numbers into its
-    bytes in place (NumPy views on them, `struct` for the scalars) instead of building
-    and serializing a message of six or seven values, which inside a fit costs more than
-    the bytes it makes (the Python calls run on caches TensorFlow's pass has just used).
+    block's index; and after the first of a grid block) are laid out alike in a run: the
+    same tags, described already (no metadata), the same shapes and dtypes, the same
+    scalars, and the batch loss of the frame's own step or none (`EventOutput.frame`
+    keys the template by all of these). Their events differ only in fixed-width
+    numbers: the tensors' contents, the scalars' one packed float32, the wall time and
+    the step. So one such event is serialized by protobuf and kept, and the next frames
+    write their numbers into its bytes in place (NumPy views on them, `struct` for the
+    scalars) instead of building and serializing a message of six or seven values, which
+    inside a fit costs more than the bytes it makes (the Python calls run on caches
+    TensorFlow's pass has just used).
     The event's head (wall time, step: a varint) is serialized by protobuf at each frame,
     so a frame written from the template is byte for byte the event protobuf makes of it
     (tests/test_frame_template.py). `usable` is False when the serialized event is not
@@ -325,7 +332,8 @@ class _FrameTemplate:
         for value in event.summary.value:
             own = value.SerializeToString()
             position = summary.find(own, position)
-            if value.HasField("metadata") or position < 0:
+            if value.HasField("metadata") or position < 0 or value.tag in self._views \
+                    or value.tag in self._offsets:
                 return
             end = position + len(own)
             if value.tag in arrays:
@@ -353,6 +361,7 @@ class _FrameTemplate:
             views[tag][...] = array
         offsets, buffer = self._offsets, self._buffer
         for tag, value in scalars:
+            value = float(value)  # as protobuf takes it
             try:
                 _FLOAT32.pack_into(buffer, offsets[tag], value)
             except OverflowError:  # beyond float32: protobuf stores an infinity
@@ -369,6 +378,7 @@ _FLOAT32 = struct.Struct("<f")
 
 def _float32_bytes(value):
     buffer = bytearray(4)
+    value = float(value)
     try:
         _FLOAT32.pack_into(buffer, 0, value)
     except OverflowError:

@@ -63,3 +63,26 @@ def test_a_short_write_is_finished_in_order(tmp_path, monkeypatch):
         records.write(payload)
     records.close()
     assert _records(path) == payloads
+
+
+@pytest.mark.parametrize("framing", ["writev", "buffered", "tensorflow", "pure python"])
+def test_an_event_given_in_parts_is_one_record(framing, tmp_path, monkeypatch):
+    """`EventFile.write_serialized` (a steady frame's event, in parts) writes the parts
+    joined as one record, whatever frames the records."""
+    if framing in ("tensorflow", "pure python"):
+        monkeypatch.setattr(event_file, "_fast_crc32c", lambda: None)
+    if framing == "buffered":
+        monkeypatch.delattr(os, "writev")
+    if framing == "tensorflow":
+        pytest.importorskip("tensorflow")
+    else:
+        monkeypatch.setitem(sys.modules, "tensorflow", None)
+    events = event_file.EventFile(str(tmp_path))
+    payloads = _payloads()[:40]
+    for i, payload in enumerate(payloads):
+        cut = [0, len(payload) // 3, len(payload) // 2, len(payload)][: 2 + i % 3]
+        events.write_serialized([payload[a:b] for a, b in zip(cut, cut[1:] + [len(payload)])])
+        if i % 7 == 0:
+            events.flush()
+    events.close()
+    assert _records(events.path)[1:] == payloads  # after the file_version record

@@ -20,7 +20,7 @@ from tb_fitviz import summary_format as fmt
 # Floats a frame can hold, the awkward ones often: beyond float32 (stored as infinities),
 # NaN, infinities, -0.0, float32 subnormals and their float64 neighbours.
 _SPECIAL = [math.nan, -math.nan, math.inf, -math.inf, -0.0, 0.0, 1e40, -1e40, 3.4028235e38,
-            3.4028236e38, 1e-45, 1e-46, 1.1754942e-38, 5e-324]
+            3.4028236e38, 1e-45, 1e-46, 1.1754942e-38, 5e-324, 10 ** 39, -(10 ** 39), 3]
 _FLOATS = st.one_of(st.sampled_from(_SPECIAL), st.floats(allow_nan=True, allow_infinity=True))
 
 
