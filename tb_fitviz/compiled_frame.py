@@ -21,6 +21,8 @@ import numpy as np
 from tb_fitviz import point_losses
 
 LOSS_KINDS = ("squared", "absolute", "cross_entropy", "model")
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
 
 
 class CompiledFrame:
@@ -57,6 +59,12 @@ class CompiledFrame:
         self.loss_kind = loss.kind
         self.sizes = tuple(int(s) for s in sizes)
         self.logits = bool(logits)
+        n, _, g = self.sizes
+        channels = len(kind.sample_channels)
+        # Where `unpack` finds the arrays in the vector: 3 float64 (24 bytes), the
+        # channels [C, N], the grid's [Cg, G*G] (none: offset 0).
+        self._layout = ((channels, n), (len(kind.grid_channels), g),
+                        24 + 4 * channels * n if g else 0)
         self._targets = [self._prepared(sample_targets)]
         if self.sizes[1]:
             self._targets.append(self._prepared(validation_targets))
@@ -107,13 +115,11 @@ class CompiledFrame:
 
     def unpack(self, vector):
         """(values, grid, scalars) of the NumPy value of what the call returned (views)."""
-        n, _, g = self.sizes
-        channels = len(self.kind.sample_channels)
-        end = 6 + channels * n
-        floats = vector.view(np.float32)
-        grid = (floats[end:].reshape(len(self.kind.grid_channels), g) if g
+        values_shape, grid_shape, grid_offset = self._layout
+        grid = (np.ndarray(grid_shape, _FLOAT32, vector, grid_offset) if grid_offset
                 else np.zeros((0, 0), np.float32))
-        return floats[6:end].reshape(channels, n), grid, vector[:6].view(np.float64)
+        return (np.ndarray(values_shape, _FLOAT32, vector, 24), grid,
+                np.ndarray(3, _FLOAT64, vector, 0))
 
     def _channels(self, outputs, dtype):
         """The prediction channels (`kind.prediction_channels`) of some of the outputs, as

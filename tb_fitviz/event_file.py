@@ -77,24 +77,27 @@ class EventFile:
             self._records = SegmentedUpload(storage.open_store(log_dir), stem, suffix)
             self.path = self._records.first_url
             self.uses_tensorflow = self._records.uses_tensorflow
+            self._write_parts = self._records.write_parts
             return  # each segment starts with its own file_version event
         self.path = os.path.join(storage.local_path(log_dir), stem + suffix)
         self._records = _open_records(self.path)
         self.uses_tensorflow = not isinstance(self._records, _PythonRecords)
         self._records.write(_header())
         self.flush()
+        self._write_parts = getattr(self._records, "write_parts", None)
 
     def write(self, event):
         self._records.write(event.SerializeToString())
 
     def write_serialized(self, parts):
-        """Writes one event given serialized, as `parts` (bytes) whose concatenation is
-        the event: a writer that frames records itself takes them without joining them."""
-        write_parts = getattr(self._records, "write_parts", None)
-        if write_parts is None:
+        """Writes one event given serialized, as `parts` whose concatenation is the
+        event: a writer that frames records itself takes them without joining them, and
+        keeps them until `flush` (bytes, or a buffer left unchanged until then that
+        google-crc32c takes: a ctypes array)."""
+        if self._write_parts is None:
             self._records.write(b"".join(parts))
         else:
-            write_parts(parts)
+            self._write_parts(parts)
 
     def flush(self):
         self._records.flush()
@@ -120,22 +123,34 @@ class _PythonRecords:
         self._gather = _gathers()  # parts kept for one os.writev at flush
         if self._gather:
             self._file = open(path, "ab", buffering=0)  # noqa: SIM115 (kept open)
+            self._fd = self._file.fileno()
         else:
             from tensorboard.summary.writer.record_writer import RecordWriter
 
             self._file = open(path, "ab")  # noqa: SIM115 (kept open across frames)
             self._writer = RecordWriter(self._file) if self._crc is None else None
         self._parts = []
+        self._bytes = 0  # in self._parts
+        self._lengths = {}  # record length -> its framing head (length, masked CRC)
+
+    def _head(self, size):
+        head = self._lengths.get(size)
+        if head is None:
+            if len(self._lengths) > 64:
+                self._lengths.clear()
+            length = struct.pack("<Q", size)
+            head = self._lengths[size] = length + struct.pack(
+                "<I", _masked(self._crc(length)))
+        return head
 
     def write(self, data):
         if self._crc is None:
             self._writer.write(data)
             return
-        header = struct.pack("<Q", len(data))
-        parts = (header, struct.pack("<I", _masked(self._crc(header))), data,
-                 struct.pack("<I", _masked(self._crc(data))))
+        parts = (self._head(len(data)), data, struct.pack("<I", _masked(self._crc(data))))
         if self._gather:
             self._parts.extend(parts)
+            self._bytes += len(data) + 16
         else:  # no os.writev here
             self._file.write(b"".join(parts))
 
@@ -144,15 +159,15 @@ class _PythonRecords:
         if self._crc is None:
             self.write(b"".join(parts))
             return
-        size = sum(map(len, parts))
+        size = 0
         crc = 0
         for part in parts:
+            size += len(part)
             crc = self._extend(crc, part)
-        header = struct.pack("<Q", size)
-        framed = (header, struct.pack("<I", _masked(self._crc(header))), *parts,
-                  struct.pack("<I", _masked(crc)))
+        framed = (self._head(size), *parts, struct.pack("<I", _masked(crc)))
         if self._gather:
             self._parts.extend(framed)
+            self._bytes += size + 16
         else:
             self._file.write(b"".join(framed))
 
@@ -160,16 +175,19 @@ class _PythonRecords:
         if not self._gather:
             self._file.flush()
             return
-        parts, self._parts = self._parts, []
-        fd = self._file.fileno() if parts else None
+        parts, expected = self._parts, self._bytes
+        if not parts:
+            return
+        self._parts, self._bytes = [], 0
+        fd = self._fd
+        if len(parts) <= _IOV_MAX:  # the usual case: every part in one call
+            written = os.writev(fd, parts)
+            if written != expected:
+                _write_rest(fd, parts, written)
+            return
         while parts:
             batch, parts = parts[:_IOV_MAX], parts[_IOV_MAX:]
-            written = os.writev(fd, batch)
-            remaining = sum(map(len, batch)) - written
-            if remaining:  # a short write (e.g. interrupted): the rest, in order
-                rest = memoryview(b"".join(batch))[written:]
-                while rest:
-                    rest = rest[os.write(fd, rest):]
+            _write_rest(fd, batch, os.writev(fd, batch))
 
     def close(self):
         self.flush()
@@ -181,6 +199,14 @@ try:
     _IOV_MAX = max(16, os.sysconf("SC_IOV_MAX"))
 except (AttributeError, ValueError, OSError):
     _IOV_MAX = 16
+
+
+def _write_rest(fd, parts, written):
+    """After `written` bytes of `parts` went out: the rest, in order (a short write, e.g.
+    interrupted by a signal)."""
+    rest = memoryview(b"".join(parts))[written:]
+    while rest:
+        rest = rest[os.write(fd, rest):]
 
 
 def _fast_crc32c():

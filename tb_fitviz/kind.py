@@ -126,7 +126,7 @@ class RunKind:
             return tuple(f"prob:{c}" for c in range(self.class_count))
         return tuple(f"pred:{j}" for j in range(self.output_count))
 
-    @property
+    @functools.cached_property  # read at every frame
     def sample_channels(self):
         """Channels of a sample frame: the predictions, the per-point loss, and with
         several outputs each output's own loss."""
@@ -135,7 +135,7 @@ class RunKind:
             channels += tuple(f"loss:{j}" for j in range(self.output_count))
         return channels
 
-    @property
+    @functools.cached_property
     def grid_channels(self):
         return self.prediction_channels if self.grid is not None else ()
 
