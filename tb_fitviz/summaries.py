@@ -122,7 +122,6 @@ class EventOutput:
             self._sample_tag = fmt.frame_block_tag(step)
             self._info_tag = fmt.block_tag(fmt.TAG_FRAME_INFO_BLOCK_PREFIX, step)
             self._block_rows = []
-            self._block_losses = None
         if grid is not None and count % fmt.GRID_BLOCK_SIZE == 0:
             self._grid_tag = fmt.block_tag(fmt.TAG_GRID_BLOCK_PREFIX, step)
         # A steady frame (neither the first nor the last of its block, nor the first of
@@ -198,7 +197,9 @@ class EventOutput:
         `LOSS_CHUNK_MAX` as it; NaN kept): one NumPy call a frame, in a float32 block
         made float16 when the chunk is written."""
         row = len(self._block_rows)
-        if row == 0:
+        if row == 0 and (self._block_losses is None or self._block_losses.shape[1] != len(loss)):
+            # Kept from block to block: a new one (512 kB for 1,000 points) would be new
+            # memory, its pages faulted in one a frame.
             self._block_losses = np.empty((fmt.FRAME_BLOCK_SIZE, len(loss)), np.float32)
         np.minimum(loss, _LOSS_CHUNK_MAX, out=self._block_losses[row])
 
