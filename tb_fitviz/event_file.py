@@ -144,20 +144,12 @@ class _PythonRecords:
         return head
 
     def write(self, data):
-        if self._crc is None:
-            self._writer.write(data)
-            return
-        parts = (self._head(len(data)), data, struct.pack("<I", _masked(self._crc(data))))
-        if self._gather:
-            self._parts.extend(parts)
-            self._bytes += len(data) + 16
-        else:  # no os.writev here
-            self._file.write(b"".join(parts))
+        self.write_parts((data,))
 
     def write_parts(self, parts):
         """`write(b"".join(parts))` without joining the parts (bytes) when it can."""
         if self._crc is None:
-            self.write(b"".join(parts))
+            self._writer.write(b"".join(parts))
             return
         size = 0
         crc = 0
@@ -168,7 +160,7 @@ class _PythonRecords:
         if self._gather:
             self._parts.extend(framed)
             self._bytes += size + 16
-        else:
+        else:  # no os.writev here
             self._file.write(b"".join(framed))
 
     def flush(self):

@@ -159,27 +159,26 @@ class EventOutput:
             self._write(event)
         else:  # the first steady frame of its kind: the template of the next ones
             serialized = event.SerializeToString()
-            arrays = {self._sample_tag: values, self._info_tag: info}
-            floats = dict(scalars)
-            if grid is not None:
-                arrays[self._grid_tag] = grid
-            if batch_loss is not None:
-                arrays[fmt.TAG_BATCH_LOSSES] = np.array([[step], [batch_loss]], np.float64)
-                floats[fmt.SCALAR_BATCH_LOSS] = batch_loss
-            self._template = _FrameTemplate(event, serialized, arrays, floats, key)
+            arrays, floats = self._numbers(step, values, info, grid, scalars, batch_loss)
+            self._template = _FrameTemplate(event, serialized, dict(arrays), dict(floats), key)
             self._events.write_serialized((serialized,))
         self._events.flush()
 
-    def _frame_from(self, template, step, values, info, grid, scalars):
+    def _numbers(self, step, values, info, grid, scalars, batch_loss):
+        """A frame's event's numbers: its (tag, array) tensors and (tag, value) float32
+        scalars, with the batch loss of its step (None: none pending)."""
         arrays = [(self._sample_tag, values), (self._info_tag, info)]
         if grid is not None:
             arrays.append((self._grid_tag, grid))
+        if batch_loss is not None:
+            arrays.append((fmt.TAG_BATCH_LOSSES, np.array([[step], [batch_loss]], np.float64)))
+            scalars = [*scalars, (fmt.SCALAR_BATCH_LOSS, batch_loss)]
+        return arrays, scalars
+
+    def _frame_from(self, template, step, values, info, grid, scalars):
         pending = self._pending_steps
-        if pending:
-            loss = self._pending_losses[0]
-            arrays.append((fmt.TAG_BATCH_LOSSES, ((step,), (loss,))))
-            scalars = [*scalars, (fmt.SCALAR_BATCH_LOSS, loss)]
-        template.fill(arrays, scalars)
+        template.fill(*self._numbers(step, values, info, grid, scalars,
+                                     self._pending_losses[0] if pending else None))
         if pending:
             self._pending_steps, self._pending_losses, self._pending_times = [], [], []
         self._frame_written(step, values, info)
@@ -367,11 +366,7 @@ class _FrameTemplate:
             views[tag][...] = array
         offsets, buffer = self._offsets, self._buffer
         for tag, value in scalars:
-            value = float(value)  # as protobuf takes it
-            try:
-                _FLOAT32.pack_into(buffer, offsets[tag], value)
-            except OverflowError:  # beyond float32: protobuf stores an infinity
-                _FLOAT32.pack_into(buffer, offsets[tag], math.copysign(math.inf, value))
+            _pack_float32(buffer, offsets[tag], value)
 
     def parts(self, step, wall_time):
         """The serialized event, in two parts: its head, and its summary (the template's
@@ -384,13 +379,19 @@ class _FrameTemplate:
 _FLOAT32 = struct.Struct("<f")
 
 
-def _float32_bytes(value):
-    buffer = bytearray(4)
+def _pack_float32(buffer, offset, value):
+    """`value` as protobuf stores a float32 field: float(value), rounded to nearest, an
+    infinity beyond float32's range."""
     value = float(value)
     try:
-        _FLOAT32.pack_into(buffer, 0, value)
+        _FLOAT32.pack_into(buffer, offset, value)
     except OverflowError:
-        _FLOAT32.pack_into(buffer, 0, math.copysign(math.inf, value))
+        _FLOAT32.pack_into(buffer, offset, math.copysign(math.inf, value))
+
+
+def _float32_bytes(value):
+    buffer = bytearray(4)
+    _pack_float32(buffer, 0, value)
     return bytes(buffer)
 
 

@@ -23,8 +23,12 @@ def _payloads():
             for i, size in enumerate([0, 1, 7, 48_214, 300] + [5 + i % 40 for i in range(700)])]
 
 
-@pytest.mark.parametrize("framing", ["writev", "buffered", "tensorflow", "pure python"])
-def test_records_read_back_whatever_writes_them(framing, tmp_path, monkeypatch):
+FRAMINGS = ["writev", "buffered", "tensorflow", "pure python"]
+
+
+def _use_framing(framing, monkeypatch):
+    """Makes `_open_records` pick `framing`: google-crc32c's C code with or without
+    os.writev, TensorFlow's TFRecordWriter, or TensorBoard's pure Python."""
     if framing in ("tensorflow", "pure python"):
         monkeypatch.setattr(event_file, "_fast_crc32c", lambda: None)
     if framing == "buffered":
@@ -33,6 +37,11 @@ def test_records_read_back_whatever_writes_them(framing, tmp_path, monkeypatch):
         pytest.importorskip("tensorflow")
     else:
         monkeypatch.setitem(sys.modules, "tensorflow", None)
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_records_read_back_whatever_writes_them(framing, tmp_path, monkeypatch):
+    _use_framing(framing, monkeypatch)
     path = str(tmp_path / "records")
     records = event_file._open_records(path)
     assert isinstance(records, event_file._PythonRecords) == (framing != "tensorflow")
@@ -65,18 +74,11 @@ def test_a_short_write_is_finished_in_order(tmp_path, monkeypatch):
     assert _records(path) == payloads
 
 
-@pytest.mark.parametrize("framing", ["writev", "buffered", "tensorflow", "pure python"])
+@pytest.mark.parametrize("framing", FRAMINGS)
 def test_an_event_given_in_parts_is_one_record(framing, tmp_path, monkeypatch):
     """`EventFile.write_serialized` (a steady frame's event, in parts) writes the parts
     joined as one record, whatever frames the records."""
-    if framing in ("tensorflow", "pure python"):
-        monkeypatch.setattr(event_file, "_fast_crc32c", lambda: None)
-    if framing == "buffered":
-        monkeypatch.delattr(os, "writev")
-    if framing == "tensorflow":
-        pytest.importorskip("tensorflow")
-    else:
-        monkeypatch.setitem(sys.modules, "tensorflow", None)
+    _use_framing(framing, monkeypatch)
     events = event_file.EventFile(str(tmp_path))
     payloads = _payloads()[:40]
     for i, payload in enumerate(payloads):
