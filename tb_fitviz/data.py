@@ -12,6 +12,9 @@ import numpy as np
 from tb_fitviz.kind import CLASSIFICATION, REGRESSION, TASKS, Grid, default_names
 
 MAX_GRID = 1000
+# Classes a run can hold: each is a channel of every sample and grid frame (1,000 classes
+# of a 1,000-point sample are 4 MB a frame), and a colour in every view.
+MAX_CLASSES = 1000
 
 
 # -- features ----------------------------------------------------------------------
@@ -121,24 +124,28 @@ def raw_targets(y, name="y"):
 
 
 def guess_task(y_array):
-    """"classification" for integer or boolean labels (n,) or (n, 1), and for one-hot
-    rows (n, K >= 2) of zeros and ones; "regression" otherwise."""
+    """"classification" for boolean labels and integer labels >= 0, (n,) or (n, 1), and
+    for one-hot rows (n, K >= 2) of zeros and ones; "regression" otherwise (integers
+    below 0 are values: no class label is negative)."""
     array = np.asarray(y_array)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
-    if array.dtype == np.bool_ or (array.ndim == 1 and np.issubdtype(array.dtype, np.integer)):
+    if array.dtype == np.bool_:
         return CLASSIFICATION
+    if array.ndim == 1 and np.issubdtype(array.dtype, np.integer):
+        return CLASSIFICATION if not array.size or array.min() >= 0 else REGRESSION
     if array.ndim == 2 and array.shape[1] >= 2 and _is_one_hot(array):
         return CLASSIFICATION
     return REGRESSION
 
 
-def as_targets(y, task, name="y", class_count=None):
+def as_targets(y, task, name="y", class_count=None, classes_from=None):
     """`Targets` of the user's y for `task` ("regression" or "classification").
 
     Args:
         class_count: classes the model tells apart (its output width; 2 for one
             sigmoid unit), if known: labels must be below it.
+        classes_from: what set `class_count`, for the message ("class_names", say).
     """
     if task not in TASKS:
         raise ValueError(f"task: expected 'auto', 'regression' or 'classification', got {task!r}")
@@ -169,15 +176,22 @@ def as_targets(y, task, name="y", class_count=None):
                 f"{index} (for a regression pass task='regression')")
         if values.min() < 0:
             raise ValueError(f"{name}: class labels must be >= 0, got {values.min():g}")
+        if values.max() >= MAX_CLASSES:
+            raise ValueError(
+                f"{name}: labels up to {values.max():g} mean {values.max() + 1:g} classes; "
+                f"FitViz records at most {MAX_CLASSES} (for values, pass task='regression')")
         labels = values.astype(np.int64)
         form, seen = "labels", int(labels.max()) + 1
     if class_count is not None:
         if seen > class_count:
             what = "one-hot width" if form == "one_hot" else f"label {seen - 1}"
             raise ValueError(
-                f"{name}: {what} is outside the {class_count} classes "
-                f"(labels 0..{class_count - 1})")
+                f"{name}: {what} is outside the {class_count} classes"
+                + (f" of {classes_from}" if classes_from else "")
+                + f" (labels 0..{class_count - 1})")
         seen = class_count
+    if seen > MAX_CLASSES:
+        raise ValueError(f"{name}: {seen} classes; FitViz records at most {MAX_CLASSES}")
     return Targets(CLASSIFICATION, labels, names, form, max(seen, 2))
 
 
@@ -212,6 +226,12 @@ def check_names(names, count, name, default_prefix, start=1):
         raise ValueError(f"{name}: expected {count} names, got {len(names)}")
     if not all(isinstance(n, str) for n in names):
         raise TypeError(f"{name}: expected strings, got {[type(n).__name__ for n in names]}")
+    if not all(names):
+        raise ValueError(f"{name}: expected non-empty names, got {names!r}")
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"{name}: expected distinct names; {twice!r} appears "
+                         f"{names.count(twice)} times")
     return tuple(names)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from tb_fitviz import schedules as schedules_module
 from tb_fitviz.compiled_frame import CompiledFrame
+from tb_fitviz.data import MAX_CLASSES, guess_task, raw_targets
 from tb_fitviz.kind import CLASSIFICATION, REGRESSION
 from tb_fitviz.writer import DEFAULT_GRID, DEFAULT_SAMPLE, DEFAULT_SCATTER, FitVizWriter
 
@@ -187,7 +188,7 @@ class FitVizCallback:
             drop_stale_images=self.max_overhead is not None)
         # Checked now, before any training: the task is settled when Keras hands
         # over the model (its loss may say classification where y looked like values).
-        self.writer = self._make_writer(task)
+        self.writer = self._first_writer(task, class_names, loss)
         self._loss_option = loss
         self.step = 0
         self._epoch = -1
@@ -209,6 +210,26 @@ class FitVizCallback:
         self._mean_previous = (0, 0.0)
         self.frames_skipped = 0
         self._frame_owed = False
+
+    def _first_writer(self, task, class_names, loss):
+        """The writer made at construction. With task="auto", y that reads as class
+        labels is checked as such; where it fails as labels (labels below 0 or beyond
+        the classes y shows, a regression loss option) it is checked as values instead,
+        as the model's compiled loss may well make the run a regression. `_prepare`
+        then decides from that loss, and a classifier's checks refuse such y before
+        the first batch. Options that only a classifier takes (`class_names`,
+        loss="cross_entropy") settle it as labels now."""
+        try:
+            return self._make_writer(task)
+        except ValueError:
+            if task == "auto" and class_names is None and loss != "cross_entropy":
+                try:
+                    as_labels = guess_task(raw_targets(self._writer_arguments[2])[0])
+                except (TypeError, ValueError):  # y itself is bad: the first error says so
+                    as_labels = None
+                if as_labels == CLASSIFICATION:
+                    return self._make_writer(REGRESSION)
+            raise
 
     def _make_writer(self, task, **extra):
         log_dir, x, y = self._writer_arguments
@@ -304,6 +325,9 @@ class FitVizCallback:
             if len(probe.output_widths) > 1:
                 raise ValueError("model: a classifier with several outputs is not supported; "
                                  "FitViz draws one classifier output")
+            if width > MAX_CLASSES:
+                raise ValueError(f"model: gives {width} values per point; FitViz records a "
+                                 f"classifier of at most {MAX_CLASSES} classes")
             extra["class_count"] = max(width, 2)
         elif (probe.output_names and not self._names_given
               and width == len(probe.output_names)):

@@ -179,20 +179,22 @@ class FitVizWriter:
         elif task not in TASKS:
             raise ValueError(
                 f"task: expected 'auto', 'regression' or 'classification', got {task!r}")
+        classes_from = None if class_count is None else "the model's output"
         if class_names is not None and task == CLASSIFICATION:
             if isinstance(class_names, str) or not hasattr(class_names, "__len__") \
                     or len(class_names) < 2:
                 raise ValueError(f"class_names: expected a list of at least 2 names, got "
                                  f"{class_names!r}")
-            class_count = len(class_names)
-        targets = as_targets(y, task, "y", class_count=class_count)
+            class_count, classes_from = len(class_names), "class_names"
+        targets = as_targets(y, task, "y", class_count=class_count, classes_from=classes_from)
         check_lengths(features, targets)
         d = features.shape[1]
         feature_names = check_names(
             feature_names if feature_names is not None
             else columns if columns is not None
             else (x_label,) if (x_label and d == 1) else None,
-            d, "feature_names", "x")
+            d, "feature_names" if feature_names is not None or columns is None
+            else "x (its column names)", "x")
         if task == CLASSIFICATION:
             output_names = check_names(output_names if output_names is not None
                                        else targets.names if targets.names
@@ -204,7 +206,9 @@ class FitVizWriter:
             output_names = check_names(
                 output_names if output_names is not None
                 else targets.names if targets.names and len(targets.names) == k
-                else (y_label,) if (y_label and k == 1) else None, k, "output_names", "y")
+                else (y_label,) if (y_label and k == 1) else None, k,
+                "output_names" if output_names is not None or not targets.names
+                else "y (its column names)", "y")
             class_names = None
         self.loss = point_loss(loss, task)
         grid_spec = None
@@ -237,7 +241,8 @@ class FitVizWriter:
             if xv.shape[1] != d:
                 raise ValueError(f"validation_data[0]: has {xv.shape[1]} features, x has {d}")
             yv = as_targets(validation_data[1], task, "validation_data[1]",
-                            class_count=self.kind.class_count or None)
+                            class_count=self.kind.class_count or None,
+                            classes_from=classes_from or "y")
             check_lengths(xv, yv, "validation_data[0]", "validation_data[1]")
             if task != CLASSIFICATION and yv.values.shape[1] != targets.values.shape[1]:
                 raise ValueError(f"validation_data[1]: has {yv.values.shape[1]} outputs, "

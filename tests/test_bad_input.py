@@ -37,7 +37,14 @@ def cases(tmp_path):
         (dict(x=np.ones((50, 0)), y=Y), ValueError, "x: has zero features"),
         (dict(x=X, y=np.ones((50, 0))), ValueError, "y: has zero columns"),
         (dict(y=np.arange(50) % 3, class_names=["a", "b"]), ValueError,
-         "y: label 2 is outside the 2 classes"),
+         "y: label 2 is outside the 2 classes of class_names (labels 0..1)"),
+        (dict(y=np.arange(50) * 100_000, task="classification"), ValueError,
+         "y: labels up to 4.9e+06 mean 4.9e+06 classes; FitViz records at most 1000"),
+        (dict(y=np.eye(1001)[np.arange(50)], task="classification"), ValueError,
+         "y: 1001 classes; FitViz records at most 1000"),
+        (dict(y=np.arange(50) % 3, validation_data=(X[:5], np.arange(5)),
+              class_names=list("abc")),
+         ValueError, "validation_data[1]: label 4 is outside the 3 classes of class_names"),
         (dict(y=np.eye(3)[np.arange(50) % 3] * 0.5, task="classification"), ValueError,
          "y: one-hot rows must sum to 1"),
         (dict(y=np.arange(50) % 3, task="classification", class_names="abc"), ValueError,
@@ -54,10 +61,14 @@ def cases(tmp_path):
          "feature_names: expected 3 names, got 2"),
         (dict(y=np.ones((50, 2)), output_names=["a"]), ValueError,
          "output_names: expected 2 names, got 1"),
+        (dict(x=np.ones((50, 3)), feature_names=["a", "b", "a"]), ValueError,
+         "feature_names: expected distinct names; 'a' appears 2 times"),
+        (dict(y=np.ones((50, 2)), output_names=["a", ""]), ValueError,
+         "output_names: expected non-empty names"),
+        (dict(y=np.arange(50) % 3, class_names=["a", "b", "b"]), ValueError,
+         "class_names: expected distinct names; 'b' appears 2 times"),
         (dict(y=np.arange(50) % 3, class_names=["a", "b", "c", "d"], feature_names=[1]),
          TypeError, "feature_names: expected strings"),
-        (dict(loss="squared", y=np.arange(50) % 3), ValueError,
-         "loss: 'squared' is a regression loss"),
         (dict(loss="cross_entropy"), ValueError, "loss: 'cross_entropy' needs class labels"),
         (dict(sample=1), ValueError, "sample: expected at least 2"),
         (dict(sample=0.01), ValueError, "sample: gives 1 point(s) of 50"),
@@ -85,6 +96,20 @@ def cases(tmp_path):
     ]
 
 
+def writer_only_cases():
+    """Refused by the writer, which decides the task from y alone; the callback decides
+    from the model's compiled loss when `fit` starts (`test_callback_decides_from_the_
+    models_loss`), so it checks such y as values at construction."""
+    return [
+        (dict(loss="squared", y=np.arange(50) % 3), ValueError,
+         "loss: 'squared' is a regression loss"),
+        (dict(y=np.arange(50) * 100_000), ValueError,
+         "FitViz records at most 1000 (for values, pass task='regression')"),
+        (dict(y=np.arange(50) % 4, validation_data=(X[:5], np.arange(5))), ValueError,
+         "validation_data[1]: label 4 is outside the 4 classes of y (labels 0..3)"),
+    ]
+
+
 def construct(kind, tmp_path, **overrides):
     kwargs = dict(log_dir=str(tmp_path / "run"), x=X, y=Y)
     kwargs.update(overrides)
@@ -99,7 +124,8 @@ def construct(kind, tmp_path, **overrides):
 def test_every_bad_input_is_refused_at_construction(tmp_path, kind):
     if kind == "callback":
         pytest.importorskip("keras")
-    for overrides, error, text in cases(tmp_path):
+    for overrides, error, text in cases(tmp_path) + (
+            writer_only_cases() if kind == "writer" else []):
         with pytest.raises(error) as caught:
             construct(kind, tmp_path, **overrides)
         assert text in str(caught.value), (overrides, str(caught.value))
@@ -139,3 +165,61 @@ def test_model_loss_needs_one_output_and_a_loss(tmp_path):
     callback = FitVizCallback(str(tmp_path / "two"), x, x, images=False)
     with pytest.raises(ValueError, match="model: gives 2 values per point"):
         two_outputs.fit(x, np.hstack([x, x]), epochs=1, verbose=0, callbacks=[callback])
+
+
+def test_writer_reads_negative_integers_as_values(tmp_path):
+    writer = FitVizWriter(str(tmp_path / "run"), X, np.arange(50) - 25, images=False)
+    assert writer.kind.task == "regression"
+    writer.close()
+
+
+def test_duplicate_column_names_are_named_as_such(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame(np.ones((50, 2)), columns=["a", "a"])
+    with pytest.raises(ValueError, match=r"x \(its column names\): expected distinct names"):
+        FitVizWriter(str(tmp_path / "run"), frame, Y, images=False)
+
+
+def test_callback_decides_from_the_models_loss(tmp_path):
+    """Integer y that fails as class labels is checked as values at construction; the
+    model's compiled loss then decides, and a classifier's checks refuse it before the
+    first batch."""
+    keras = pytest.importorskip("keras")
+    from tb_fitviz import FitVizCallback
+    from tb_fitviz.plugin import reading
+
+    x = np.linspace(-1, 1, 64).astype("float32").reshape(-1, 1)
+
+    def model(units, loss, activation=None):
+        made = keras.Sequential([keras.Input((1,)), keras.layers.Dense(units, activation)])
+        made.compile("sgd", loss)
+        return made
+
+    def fit(name, y, made, **options):
+        callback = FitVizCallback(str(tmp_path / name), x, y, images=False, **options)
+        made.fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[callback])
+        callback.close()
+        (run,) = reading.reader_for_logdir(str(tmp_path / name)).runs()
+        return run["settings"]
+
+    # Values that look like labels: below 0, or with a regression loss option.
+    counts = np.arange(64) % 11 - 5
+    assert fit("negative", counts, model(1, "mse"))["task"] == "regression"
+    settings = fit("squared", np.arange(64) % 11, model(1, "mse"), loss="squared")
+    assert settings["task"] == "regression" and settings["loss"] == "squared"
+    # Validation labels beyond y's, inside the model's five classes.
+    labels = np.arange(64) % 4
+    settings = fit("wider", labels, model(5, "sparse_categorical_crossentropy", "softmax"),
+                   validation_data=(x[:5], np.arange(5)))
+    assert settings["task"] == "classification" and settings["class_names"] == [
+        "0", "1", "2", "3", "4"]
+    # The same y refused by a classifier, when fit starts, with the classifier's message.
+    classifier = model(11, "sparse_categorical_crossentropy", "softmax")
+    callback = FitVizCallback(str(tmp_path / "refused"), x, counts, images=False)
+    with pytest.raises(ValueError, match="y: class labels must be >= 0, got -5"):
+        classifier.fit(x, counts + 5, epochs=1, verbose=0, callbacks=[callback])
+    huge = model(1, "sparse_categorical_crossentropy")
+    callback = FitVizCallback(str(tmp_path / "huge"), x, np.arange(64) * 100_000,
+                              images=False)
+    with pytest.raises(ValueError, match="FitViz records at most 1000"):
+        huge.fit(x, np.arange(64) % 1, epochs=1, verbose=0, callbacks=[callback])
