@@ -19,7 +19,6 @@ it had at start; it ends when its stdin closes, so it never outlives the trainin
 process, even after a kill.
 """
 
-import atexit
 import contextlib
 import itertools
 import os
@@ -100,7 +99,11 @@ class _Child:
             [sys.executable, "-m", "tb_fitviz.figure_process"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, env=env, close_fds=True)
         self.pid = self._process.pid
-        atexit.register(self.close)
+        # Not closed by an exit handler of its own: one registered here would run before
+        # the writers' (`tb_fitviz.writer`, registered at import, so run last), which
+        # draw their last figures in this child. Those close it after them
+        # (`close_shared`); in any case the child ends when this process's end closes
+        # its stdin.
 
     def new_key(self):
         return next(self._keys)
@@ -141,6 +144,14 @@ class _Child:
     @property
     def alive(self):
         return self._process is not None and self._process.poll() is None
+
+
+def close_shared():
+    """Ends the shared child, if one runs (at exit, after the writers' last figures)."""
+    with _Child._shared_lock:
+        child = _Child._shared
+    if child is not None:
+        child.close()
 
 
 def _serve(requests, answers):

@@ -13,6 +13,7 @@ import functools
 import math
 import numbers
 import os
+import sys
 import threading
 import weakref
 
@@ -722,10 +723,15 @@ _OPEN_WRITERS = weakref.WeakSet()
 
 @atexit.register
 def _close_open_writers():
-    """At exit, writers left open still get their last figure and a flush."""
+    """At exit, writers left open still get their last figure and a flush; then the
+    figure process, which drew them, is closed."""
     for writer in list(_OPEN_WRITERS):
         with contextlib.suppress(Exception):  # nothing useful to do at exit
             writer.close()
+    figure_process = sys.modules.get("tb_fitviz.figure_process")
+    if figure_process is not None:
+        with contextlib.suppress(Exception):
+            figure_process.close_shared()
 
 
 def _subset(targets, index):

@@ -107,6 +107,29 @@ def test_every_writer_of_a_process_shares_one_figure_process(tmp_path):
     assert len(pids) == 1
 
 
+def test_a_writer_left_open_gets_its_last_figure_at_exit(tmp_path):
+    """The figure process is closed at exit after the writers have drawn their last
+    figures in it, not before (its exit handler used to run first: the last figure,
+    for a short run the only one, was lost)."""
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from tb_fitviz import FitVizWriter
+        x = np.linspace(0, 1, 200)
+        writer = FitVizWriter({str(tmp_path / "run")!r}, x, x)
+        writer.record(1, x, epoch=0)
+        writer.record_epoch(1, 0, loss=0.5)  # a figure: starts the figure process
+        writer.wait_for_images()
+        writer.record(2, x / 2, epoch=1)
+        writer.record(3, x / 3, epoch=1)
+        # no close(): the exit closes the writer, which draws the last frame's figure
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "could not draw" not in result.stderr, result.stderr
+    assert steps(read_run(str(tmp_path / "run")), fmt.TAG_FIGURE) == [1, 3]
+
+
 def test_figure_process_ends_when_training_is_killed(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
