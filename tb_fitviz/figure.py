@@ -757,10 +757,13 @@ class SurfaceView(_View):
             alpha = pixels[:, :, 3:] / 255.0
             pixels = pixels[:, :, :3] * alpha + target.astype(np.float32) * (1 - alpha)
         covered, premultiplied, rest = self._overlay
+        # The points composited into a flat copy, which is what is written: `pixels` made
+        # by `rows[:, xi]` is not C-ordered, so its reshape is a copy, not a view (the
+        # points were lost that way).
         flat = pixels.reshape(-1, 3)
         flat[covered] = premultiplied + flat[covered] * rest
-        pixels += 0.5
-        np.copyto(target, pixels, casting="unsafe")
+        flat += 0.5
+        np.copyto(target, flat.reshape(pixels.shape), casting="unsafe")
 
 
 def _lerp_weights(position, last):

@@ -117,6 +117,29 @@ def test_binary_surface_shows_p_class_1_on_the_diverging_scale(reader):
     assert f"P({kind.class_names[1]})" in labels
 
 
+@pytest.mark.parametrize("run", ["moons", "blobs2"])
+def test_surface_shows_the_sample_points_in_their_class_colours(reader, run):
+    """Over the surface, each sample point is a dot of its class's colour (the same as the
+    tab's): at the centre of every point no other point covers, that colour."""
+    figure, kind, static, values, grid = drawn(reader, run)
+    image = figure.rgb()
+    axes = figure.view.main_axes
+    sample = static["sample"]
+    points = axes.transData.transform(np.column_stack([sample[0], sample[1]]))
+    box = axes.get_window_extent()
+    checked = 0
+    for index, (px, py) in enumerate(points):
+        others = np.delete(points, index, axis=0)
+        if np.min(np.hypot(others[:, 0] - px, others[:, 1] - py)) < 9 or not (
+                box.x0 + 6 < px < box.x1 - 6 and box.y0 + 6 < py < box.y1 - 6):
+            continue
+        row, column = figure.pixel(axes, sample[0][index], sample[1][index])
+        colour = rgb_of(LIGHT["classes"][int(sample[2][index])])
+        assert near(patch(image, row, column, reach=1), colour, 12), (index, colour)
+        checked += 1
+    assert checked >= 5
+
+
 def test_three_class_surface_shows_decision_regions_by_winning_probability(reader):
     figure, kind, static, values, grid = drawn(reader, "blobs2")
     assert kind.class_count == 3
