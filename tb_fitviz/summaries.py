@@ -223,8 +223,10 @@ class EventOutput:
         self._pending_losses.append(loss)
         self._pending_times.append(time.time())
 
-    def epoch(self, step, loss=None, val_loss=None):
+    def epoch(self, step, loss=None, val_loss=None, epoch=None):
         event = self._event(step)
+        if epoch is not None:
+            self._add_tensor(event, fmt.TAG_EPOCH_END, np.array([epoch], np.float64))
         if loss is not None:
             self._add_scalar(event, fmt.SCALAR_EPOCH_LOSS, loss)
         if val_loss is not None:

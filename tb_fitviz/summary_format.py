@@ -119,6 +119,10 @@ TAG_FRAME_INFO = "fitviz/frame_info"  # version 1: one tensor per frame, one tag
 TAG_FRAME_INFO_BLOCK_PREFIX = TAG_FRAME_INFO + "/"
 TAG_FRAME_INDEX = "fitviz/frame_index"
 TAG_BATCH_LOSSES = "fitviz/batch_losses"
+# Version 2: an epoch end, its epoch (float64 [1]) at the end's step, written whether or
+# not the epoch's losses are known (readers of runs written before it take epoch ends
+# from the epoch-loss scalars alone).
+TAG_EPOCH_END = "fitviz/epoch_end"
 # Version 2: the per-point loss of a block's frames in one tensor (see "Loss chunks").
 TAG_LOSS_CHUNK = "fitviz/loss_chunk"
 # Loss chunks are float16: the largest finite value; larger losses are stored as it.
@@ -127,7 +131,7 @@ LOSS_CHUNK_MAX = 65504.0
 STATIC_TAGS = (TAG_SAMPLE, TAG_SCATTER, TAG_VALIDATION)
 # Tags with fixed names (blocks have names known only from a listing).
 PLUGIN_TAGS = STATIC_TAGS + (TAG_FRAME, TAG_FRAME_INFO, TAG_FRAME_INDEX, TAG_BATCH_LOSSES,
-                             TAG_LOSS_CHUNK)
+                             TAG_LOSS_CHUNK, TAG_EPOCH_END)
 
 # Frames per block tag (see "Frame blocks" above). 128 frames of 1,000 points are
 # 1 MiB: a range of 100 frames reads one or two blocks, and one read_tensors call

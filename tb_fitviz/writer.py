@@ -596,11 +596,14 @@ class FitVizWriter:
             image: True/False to force or skip the figure; None follows
                 the `images` option.
         """
+        step, epoch = _as_step(step), _as_epoch(epoch)
+        if math.isnan(epoch):
+            raise TypeError("epoch: expected an int, got None")
         with self._lock:
             if self._closed:
                 raise RuntimeError("record_epoch: this FitVizWriter is closed")
             self._open_writer()
-            self._events.epoch(step, loss, val_loss)
+            self._events.epoch(step, loss, val_loss, epoch)
             self._images.note_epoch_end(step)
             if image or (image is None and self.images == "epoch"):
                 self._images.draw_last()

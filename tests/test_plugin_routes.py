@@ -505,6 +505,24 @@ def test_reader_for_logdir_reads_what_was_written(logdir):
         reader.frames("alpha", start=True)
 
 
+def test_epoch_ends_without_losses_are_served(tmp_path):
+    """`record_epoch` without the epoch's losses (a plain training loop) still marks the
+    epoch end: the tab draws its line, as for a Keras fit."""
+    x = np.linspace(0, 1, 40)
+    with FitVizWriter(str(tmp_path / "loop"), x, x, images=False) as writer:
+        for step in range(1, 13):
+            writer.record(step, x * step / 12, epoch=(step - 1) // 4)
+            if step % 4 == 0:
+                writer.record_epoch(step, step // 4 - 1)
+        with pytest.raises(TypeError, match="epoch: expected an int"):
+            writer.record_epoch(13, "one")
+    app, _ = make_app(tmp_path)
+    (run,) = get_json(app, "runs")
+    assert run["epoch_ends"] == [4, 8, 12]
+    scalars = get_json(app, "scalars?run=loop")
+    assert scalars["epoch_loss"]["steps"] == []  # no loss was given: none is invented
+
+
 # -- a real Keras fit ---------------------------------------------------------------
 
 

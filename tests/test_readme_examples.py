@@ -64,6 +64,10 @@ def test_examples_record_the_kinds_the_readme_describes(written):
     frames = reader.all_frames("numpy-gd")
     loss = gd["channels"]["sample"].index("loss")
     assert np.mean(frames.values[-1][loss]) < 0.2 * np.mean(frames.values[0][loss])
+    # Its four epoch ends (recorded without their losses) are marked, its frames carry
+    # their epochs.
+    assert gd["epoch_ends"] == [50, 100, 150, 200]
+    assert gd["frame_epochs"][-1] == 3 and gd["frame_epochs"][0] == 0
     # The circle's surface: P(class 1) high at the centre, low at the corners.
     grid = reader.all_frames("circle", series="grid").values[-1][0]
     size = circle["grid_size"]

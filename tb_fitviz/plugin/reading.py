@@ -266,7 +266,8 @@ class FitVizReader:
         index = self._index(run, series)
         epochs = self._epoch_scalars(run, epoch_series)
         epoch_ends = sorted(set(epochs["epoch_loss"][0].tolist())
-                            | set(epochs["epoch_val_loss"][0].tolist()))
+                            | set(epochs["epoch_val_loss"][0].tolist())
+                            | set(self._epoch_end_steps(run, series)))
         grid = settings.get("grid")
         return {
             "run": run,
@@ -768,6 +769,18 @@ class FitVizReader:
             return value, both.nbytes
 
         return self._cache.get((self._experiment_id, run, "batch_loss"), stamp, load)
+
+    def _epoch_end_steps(self, run, series):
+        """Steps of the run's epoch ends (`fitviz/epoch_end`; none in runs written before
+        it: their epoch ends come from the epoch losses)."""
+        stamp = _stamp(series, (fmt.TAG_EPOCH_END,))
+
+        def load():
+            steps = [float(datum.step) for datum in
+                     self._read_tensors(run, fmt.TAG_EPOCH_END, series)]
+            return steps, 8 * len(steps)
+
+        return self._cache.get((self._experiment_id, run, "epoch_end"), stamp, load)
 
     def _epoch_scalars(self, run, epoch_series):
         stamp = tuple(
