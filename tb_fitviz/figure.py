@@ -444,6 +444,26 @@ def _wrap(name, width=8):
     return name[:cut] + "\n" + name[cut + 1:]
 
 
+def _staggered(axes, names, width, top=False):
+    """Sets `names` as the x tick labels of `axes`, one a column `width` inches wide; when
+    one is wider than its column, every other label goes one line further from the axis,
+    so that neighbours never run into each other. Returns whether they were staggered."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    axes.set_xticklabels(names)
+    size = axes.xaxis.get_ticklabels()[0].get_fontsize()
+    measure = TextToPath()
+    widest = max(max(measure.get_text_width_height_descent(line, FontProperties(size=size),
+                                                           ismath=False)[0]
+                     for line in name.split("\n")) for name in names)
+    if len(names) < 2 or widest <= width * 72 - size * 0.5:
+        return False
+    axes.set_xticklabels([name if c % 2 == 0 else (name + "\n" if top else "\n" + name)
+                          for c, name in enumerate(names)])
+    return True
+
+
 def _bar_title(axes, label, theme):
     """A colour bar's label above it, left-aligned (beside it, it would run into the loss
     charts at small sizes)."""
@@ -830,12 +850,19 @@ class TrueClassView(_View):
         n = len(self.labels)
         self.x = self.labels + 0.7 * jitter(np.arange(n))
         strip.set_xlim(-0.5, count - 0.5)
-        strip.set_ylim(0, 1)
+        strip.set_ylim(-0.02, 1.03)  # dots at 0 and 1 whole, not cut by the frame
         names = [_wrap(name) for name in kind.class_names]
         strip.set_xticks(range(count))
-        strip.set_xticklabels(names)
+        inches = owner.figure.get_size_inches()
+        box = strip.get_position(original=True)
+        staggered = _staggered(strip, names, box.width * inches[0] / count)
+        if staggered:  # the strip a line shorter, for the second row of names below it
+            size = strip.xaxis.get_ticklabels()[0].get_fontsize()
+            lift = size * 1.3 / 72 / inches[1]
+            strip.set_position([box.x0, box.y0 + lift, box.width, box.height - lift])
         strip.set_yticks([0, 0.25, 0.5, 0.75, 1])
-        if not any("\n" in name for name in names):  # (two-line names: no room below)
+        # Two-line names, or staggered ones: no room below for the axis label.
+        if not staggered and not any("\n" in name for name in names):
             strip.set_xlabel("true class")
         strip.set_ylabel("P(true class)")
         if kind.binary:
@@ -864,7 +891,10 @@ class TrueClassView(_View):
         matrix.set_xlim(-0.5, count - 0.5)
         matrix.set_ylim(count - 0.5, -0.5)
         matrix.set_xticks(range(count))
-        matrix.set_xticklabels(names)
+        box = matrix.get_position(original=True)  # square: the smaller side is its width
+        if _staggered(matrix, names, min(box.width * inches[0], box.height * inches[1]) / count,
+                      top=True):
+            matrix.xaxis.labelpad = 9  # "predicted" apart from the lifted names
         matrix.set_yticks(range(count))
         matrix.set_yticklabels(names)
         matrix.xaxis.set_label_position("top")

@@ -31,9 +31,20 @@ export function fitText(ctx, text, width) {
   return text.slice(0, lo) + '…';
 }
 
+/**
+ * Labels of categories `width` pixels apart: all on one row when each fits its width, else
+ * every other one a row further from the axis, with twice the width; what still does not fit
+ * is shortened with an ellipsis. [{text, row}], row 0 or 1.
+ */
+export function categoryLabels(ctx, names, width) {
+  const fits = names.every((name) => ctx.measureText(String(name)).width <= width - 4);
+  if (fits || names.length < 2) return names.map((name) => ({text: fitText(ctx, name, width - 4), row: 0}));
+  return names.map((name, c) => ({text: fitText(ctx, name, 2 * width - 6), row: c % 2}));
+}
+
 /** Axes with ticks, grid lines and labels around `rect`. */
 export function drawAxes(ctx, theme, rect, sx, sy, {xLabel = '', yLabel = '', grid = true, xTicks = 6,
-  yTicks = 5, xFormat = formatTick, yFormat = formatTick} = {}) {
+  yTicks = 5, xFormat = formatTick, yFormat = formatTick, xLabelOffset = 21} = {}) {
   ctx.save();
   ctx.font = theme.font;
   ctx.lineWidth = 1;
@@ -84,7 +95,7 @@ export function drawAxes(ctx, theme, rect, sx, sy, {xLabel = '', yLabel = '', gr
   if (xLabel) {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
-    ctx.fillText(fitText(ctx, xLabel, rect.w), rect.x + rect.w / 2, rect.y + rect.h + 21);
+    ctx.fillText(fitText(ctx, xLabel, rect.w), rect.x + rect.w / 2, rect.y + rect.h + xLabelOffset);
   }
   if (yLabel) {
     ctx.save();

@@ -6,7 +6,7 @@ import {classColor, cssColor, mix, parseColor} from '../colors.js';
 import {confusionCounts, trueClassProbability} from '../kind.js';
 import {boxScales} from '../layout.js';
 import {makeScale} from '../scales.js';
-import {clip, drawAxes, fitText} from './common.js';
+import {categoryLabels, clip, drawAxes, fitText} from './common.js';
 
 /** Horizontal jitter of point i inside its class column, in [-0.5, 0.5): fixed by the index. */
 export function jitter(i) {
@@ -31,7 +31,8 @@ export const trueClassView = {
     const side = Math.max(60, Math.min(area.w - stripW - gap - 10, area.h - 30));
     const matrix = {x: area.x + stripW + gap, y: area.y + 14, w: side, h: side};
     const k = kind.classCount;
-    panel.strip = {box: strip, ...boxScales(strip, [-0.5, k - 0.5], [0, 1])};
+    // A little past 0 and 1: dots there are drawn whole, not cut by the frame.
+    panel.strip = {box: strip, ...boxScales(strip, [-0.5, k - 0.5], [-0.02, 1.03])};
     panel.matrix = {box: matrix, cell: side / k};
     const run = panel.runs[0];
     const labels = run.staticData.sample.targets[0];
@@ -44,8 +45,21 @@ export const trueClassView = {
     const {box, y} = panel.strip;
     const classes = makeScale('linear', [-0.5, kind.classCount - 0.5], [box.x, box.x + box.w]);
     classes.ticks = () => kind.classNames.map((_, c) => c);
+    ctx.save();
+    ctx.font = theme.font;
+    // Class names under their columns, every other one a row lower when they are too long
+    // to sit side by side (drawAxes would leave such labels out).
+    const names = categoryLabels(ctx, kind.classNames, box.w / kind.classCount);
+    const rows = Math.max(...names.map((label) => label.row)) + 1;
     drawAxes(ctx, theme, box, classes, y, {xLabel: 'true class', yLabel: 'P(true class)',
-      xFormat: (c) => kind.classNames[c] ?? '', yTicks: 5});
+      xFormat: () => '', yTicks: 5, xLabelOffset: rows > 1 ? 29 : 21});
+    ctx.fillStyle = theme.text;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'top';
+    names.forEach(({text, row}, c) => {
+      ctx.fillText(text, classes(c), box.y + box.h + 6 + 11 * row);
+    });
+    ctx.restore();
     if (kind.binary) {
       ctx.save();
       ctx.strokeStyle = theme.diagonal;
@@ -64,8 +78,8 @@ export const trueClassView = {
     ctx.textBaseline = 'bottom';
     ctx.fillText('predicted', m.x + m.w / 2, m.y - 2);
     ctx.textBaseline = 'top';
-    kind.classNames.forEach((name, c) => {
-      ctx.fillText(fitText(ctx, name, cell - 2), m.x + (c + 0.5) * cell, m.y + m.h + 4);
+    categoryLabels(ctx, kind.classNames, cell).forEach(({text, row}, c) => {
+      ctx.fillText(text, m.x + (c + 0.5) * cell, m.y + m.h + 4 + 11 * row);
     });
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';

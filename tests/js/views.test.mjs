@@ -14,6 +14,7 @@ import {gridImage, shades} from '../../frontend/views/surface.js';
 import {loadViews, neededViews, onViewLoaded, viewById, viewChoices, viewFor, VIEW_IDS} from
   '../../frontend/views/registry.js';
 import {bandOf} from '../../frontend/views/curve.js';
+import {categoryLabels} from '../../frontend/views/common.js';
 
 const DEFAULTS = JSON.parse(readFileSync(new URL('../../frontend/defaults.json', import.meta.url)));
 const LIGHT = makeTheme(DEFAULTS, 'light');
@@ -219,4 +220,17 @@ test('loss map colours by the top 16 bits of the float: within a sixth of a colo
   for (const i of [9, 10, 11, 12]) assert.equal(pixel(i)[3], 0, String(values[i]));
   // 3 = 10^0.477: colour round(255 * 2.477 / 4) = 158
   assert.ok(Math.abs(pixel(4)[0] - 158) <= 1, String(pixel(4)));
+});
+
+test('class names too long to sit side by side alternate between two rows, never dropped', () => {
+  const ctx = {measureText: (text) => ({width: 6 * text.length})}; // 6 px a character
+  // 40 px columns: "setosa" (36 px) fits; "versicolor" (60 px) does not.
+  assert.deepEqual(categoryLabels(ctx, ['a', 'bb', 'ccc'], 40).map((l) => l.row), [0, 0, 0]);
+  const iris = categoryLabels(ctx, ['setosa', 'versicolor', 'virginica'], 40);
+  assert.deepEqual(iris, [{text: 'setosa', row: 0}, {text: 'versicolor', row: 1},
+    {text: 'virginica', row: 0}]);
+  // Wider than two columns: shortened, still there.
+  const long = categoryLabels(ctx, ['a', 'a very long class name'], 40);
+  assert.equal(long[1].row, 1);
+  assert.ok(long[1].text.endsWith('…') && 6 * long[1].text.length <= 74, long[1].text);
 });
