@@ -252,6 +252,39 @@ def test_dark_theme_and_other_views(reader):
         assert other.view_name == view and other.rgb().shape == (360, 640, 3)
 
 
+@pytest.mark.parametrize("size", [(960, 540), (640, 360)])
+def test_long_class_names_are_all_shown_apart(tmp_path, size):
+    """Class names too long for their columns (Iris's) neither run together nor leave
+    the figure: under the strip and above the confusion matrix."""
+    from tb_fitviz import FitVizWriter
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 4))
+    labels = np.arange(150) % 3
+    names = ["setosa", "versicolor", "virginica"]
+    with FitVizWriter(str(tmp_path / "iris"), x, labels, class_names=names,
+                      images=False) as writer:
+        writer.record(1, np.eye(3)[(labels + (np.arange(150) % 7 == 0)) % 3] * 0.8 + 0.2 / 3)
+    run_reader = reader_for_logdir(str(tmp_path))
+    figure, kind, static, values, grid = drawn(run_reader, "iris", size=size)
+    assert figure.view_name == "true_class"
+    figure.rgb()
+    renderer = figure.canvas.get_renderer()
+    whole = figure.figure.bbox
+    for axes in (figure.view.strip_axes, figure.view.matrix_axes):
+        ticks = [t for t in axes.xaxis.get_ticklabels() if t.get_text().strip()]
+        assert [t.get_text().strip() for t in ticks] == names
+        boxes = [t.get_window_extent(renderer) for t in ticks]
+        rows = [t.get_text() != t.get_text().strip() for t in ticks]  # a line further out
+        for c in range(len(ticks) - 1):
+            # Side by side on one row: apart; on two rows: each box holds its blank line.
+            if rows[c] == rows[c + 1]:
+                assert boxes[c].x1 < boxes[c + 1].x0, (size, boxes[c], boxes[c + 1])
+        for box in boxes:
+            assert whole.x0 <= box.x0 and box.x1 <= whole.x1 and whole.y0 <= box.y0 \
+                and box.y1 <= whole.y1, (size, box)
+
+
 def test_views_are_chosen_with_clear_errors(reader):
     kind = RunKind.from_settings(reader.static("heads")["settings"])
     assert choose_view(kind) == "pred_true"
