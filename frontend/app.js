@@ -312,26 +312,30 @@ export class FitVizApp {
 
   /**
    * Panels for the runs shown: each run its own panel (its view chosen from its kind), or, overlaid,
-   * one panel for runs whose view can share it. Runs with the same data share axes; others get
-   * their own.
+   * one panel for the runs whose view can share it (one-output curves), the others each their own.
+   * Runs with the same data share axes; others get their own.
    */
   buildView() {
     const names = this.shown.filter((name) => this.data.get(name)?.staticData);
     if (!names.length) return null;
     const runs = names.map((name) => this.runObject(name));
-    const allCurves = runs.every((r) => r.view === curveView);
-    const overlay = this.state.mode === 'overlay' && runs.length > 1 && allCurves && curveView.canOverlay(runs);
-    this.overlayRefused = this.state.mode === 'overlay' && runs.length > 1 && !overlay;
+    const curves = runs.filter((r) => r.view === curveView && curveView.canOverlay([r]));
+    const overlay = this.state.mode === 'overlay' && curves.length > 1;
+    const alone = overlay ? runs.filter((r) => !curves.includes(r)) : runs;
+    // What the first panel says when runs asked to be overlaid are not.
+    this.overlayNote = this.state.mode !== 'overlay' || runs.length < 2 ? ''
+      : !overlay ? 'overlaid: one-output curves only' : alone.length ? 'other views side by side' : '';
     const cssWidth = this.hostWidth();
-    const legend = overlay ? runs.map((r) => ({label: r.name, color: r.color})) : null;
+    const legend = overlay ? curves.map((r) => ({label: r.name, color: r.color})) : null;
     const legendRows = overlay ? estimateLegendRows(legend, cssWidth) : 0;
-    const groups = overlay ? [runs] : runs.map((r) => [r]);
+    const groups = overlay ? [curves, ...alone.map((r) => [r])] : runs.map((r) => [r]);
+    const overlaid = new Set(overlay ? curves : []);
     const top = this.ui.canvasHost.getBoundingClientRect().top + window.scrollY;
     const layout = computeLayout({width: cssWidth, panelCount: groups.length, legendRows,
       height: Math.max(300, window.innerHeight - top - 16)});
     const dpr = window.devicePixelRatio || 1;
     // Axes are shared by runs drawn in the same view over the same data (same sample).
-    const shareKey = (r) => `${r.view.id}|${overlay ? 'overlay' : axesKey(r.staticData)}`;
+    const shareKey = (r) => `${r.view.id}|${overlaid.has(r) ? 'overlay' : axesKey(r.staticData)}`;
     const shares = groupRuns(runs.map((r) => r.name), (name) => shareKey(runs.find((r) => r.name === name)));
     const domains = new Map();
     for (const share of shares) {
@@ -350,8 +354,8 @@ export class FitVizApp {
         layout: layout.panels[i],
         view: group[0].view,
         runs: group,
-        title: overlay ? `${group.length} runs overlaid` : panelTitle(group[0]),
-        legend: overlay ? legend : null,
+        title: group.length > 1 ? `${group.length} runs overlaid` : panelTitle(group[0]),
+        legend: group.length > 1 ? legend : null,
         domains: shared.view,
         epochEnds: [...new Set(group.flatMap((r) => r.entry.info.epoch_ends || []))],
       };
@@ -452,9 +456,7 @@ export class FitVizApp {
         run.grid = grid.frame;
         if (run.frame && epoch === null && Number.isFinite(run.frame.epoch)) epoch = run.frame.epoch;
       }
-      if (this.overlayRefused && panel === view.panels[0]) {
-        notes.push('overlaid needs runs drawn as one-output curves: shown side by side');
-      }
+      if (this.overlayNote && panel === view.panels[0]) notes.push(this.overlayNote);
       panel.note = [...new Set(notes)].join(' · ');
       panel.stepText = stepText(step, panel.runs, epoch);
     }

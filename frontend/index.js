@@ -65,6 +65,7 @@ function handle(app) {
       app.view.panels.every((p) => !p.view.wantsLossMap || p.map),
     panels: () => (app.view ? app.view.panels.map((p) => ({
       title: p.title,
+      note: p.note,
       view: p.view.id,
       runs: p.runs.map((r) => r.name),
       frameSteps: p.runs.map((r) => (r.frame ? r.frame.step : null)),

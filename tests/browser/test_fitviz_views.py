@@ -171,6 +171,24 @@ def test_unrelated_runs_have_their_own_axes(server, open_page):
     assert wide["charts"]["batch"]["yDomain"] != a["charts"]["batch"]["yDomain"]
 
 
+def test_overlaid_curves_beside_a_surface_of_their_own(server, open_page):
+    """Overlaid: the one-output curves share one panel, with a legend; a surface chosen with
+    them keeps its own panel, and the first panel says so."""
+    page = open_page(server, hash="fitviz&p.fitviz.runs=sine-a,moons,wide"
+                                  "&p.fitviz.mode=overlay")
+    page.screenshot("views-overlay-partial")
+    panels = page.panels()
+    assert [(p["title"], p["view"], p["runs"]) for p in panels] == [
+        ("2 runs overlaid", "curve", ["sine-a", "wide"]), ("moons", "surface", ["moons"])]
+    assert panels[0]["note"] == "other views side by side"
+    assert all(step is not None for p in panels for step in p["frameSteps"])
+    # No two one-output curves: nothing to overlay, and the panel says why.
+    page = open_page(server, hash="fitviz&p.fitviz.runs=sine-a,moons&p.fitviz.mode=overlay")
+    panels = page.panels()
+    assert [p["runs"] for p in panels] == [["moons"], ["sine-a"]]  # by name
+    assert panels[0]["note"] == "overlaid: one-output curves only"
+
+
 def test_loss_charts_ignore_outliers_by_default_with_a_toggle(server, open_page, logdir):
     page = open_page(server, hash="fitviz&p.fitviz.runs=sine-a")
     robust = page.panels()[0]["charts"]["batch"]["yDomain"]
