@@ -66,7 +66,7 @@ export function buildPage(app, styleHref) {
     radio('side', 'Side by side'), radio('overlay', 'Overlaid'));
   ui.viewSelect = el('select', {'aria-label': 'View', onchange: (e) => app.setSetting('view', e.target.value)});
   ui.bandSelect = el('select', {'aria-label': 'Loss band', onchange: (e) => app.setSetting('band', e.target.value)},
-    el('option', {value: 'auto', text: "the run's own (follows its loss)"}),
+    el('option', {value: 'auto', text: "the run's own", title: "the run's own band: it follows the run's loss"}),
     el('option', {value: 'sqrt', text: '± √(smoothed loss)'}),
     el('option', {value: 'raw', text: '± smoothed loss'}),
     el('option', {value: 'off', text: 'none'}));

@@ -648,7 +648,7 @@ class SurfaceView(_View):
         features = owner.features("sample")
         fx, fy = features[grid.features[0]], features[grid.features[1]]
         targets = owner.targets("sample")[0]
-        rim = mpl_color(theme["text"])[:3] + (0.4,)
+        rim = mpl_color(theme["point_rim"])[:3] + (0.45,)  # dark in both themes (surface.js)
         radius = 3.0 * 72 / owner.figure.dpi  # 3 pixels, in points
         self.labels = None
         if kind.is_classification:

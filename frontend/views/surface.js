@@ -133,8 +133,9 @@ function drawSamplePoints(ctx, theme, panel, run, scratch) {
   const px = run.pixelX;
   const py = run.pixelY;
   const radius = 3;
-  // A thin dark rim: a point stays visible on a region of its own colour.
-  const rim = withAlpha(theme.text, 0.4);
+  // A thin dark rim, in both themes (the surfaces are bright in both): a point stays visible on
+  // a region of its own colour.
+  const rim = withAlpha(theme.point_rim, 0.45);
   if (!kind.classification) {
     // Coloured by their true y (which never changes): grouped once into 32 shades of the scale.
     if (!panel.pointShades) panel.pointShades = shades(targets, panel.domains.value, theme.sequentialRamp);
