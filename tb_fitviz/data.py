@@ -358,11 +358,20 @@ def _column_names(value):
 
 
 def _numeric(values, name):
+    if type(values).__name__ == "DataFrame" and hasattr(values, "dtypes"):
+        for column, dtype in zip(values.columns, values.dtypes):
+            kind = getattr(dtype, "kind", "O")
+            if kind not in "biuf":
+                raise TypeError(f"{name}: column {str(column)!r} is not numeric (dtype "
+                                f"{dtype}); expected numbers in every column")
     if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
         values = values.to_numpy()
     try:
         array = np.asarray(values)
-    except Exception as error:  # ragged lists and the like
+    except (ValueError, TypeError):  # ragged lists, numbers mixed with lists
+        raise TypeError(f"{name}: expected numbers in rows of equal length; got rows of "
+                        "different lengths or numbers mixed with lists") from None
+    except Exception as error:  # whatever else an array-like raises
         raise TypeError(f"{name}: expected numeric array-like data ({error})") from None
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)

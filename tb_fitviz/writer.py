@@ -175,11 +175,16 @@ class FitVizWriter:
 
         # -- the data and the run's kind --
         features, columns = as_features(x, "x")
-        if task == "auto":
-            task = guess_task(raw_targets(y, "y")[0])
+        if task == "auto":  # class names say classification; else y decides
+            task = (CLASSIFICATION if class_names is not None
+                    else guess_task(raw_targets(y, "y")[0]))
         elif task not in TASKS:
             raise ValueError(
                 f"task: expected 'auto', 'regression' or 'classification', got {task!r}")
+        if class_names is not None and task != CLASSIFICATION:
+            raise ValueError("class_names: given for a regression (task='regression', or a "
+                             "model whose loss is not a cross-entropy); class names need a "
+                             "classifier")
         classes_from = None if class_count is None else "the model's output"
         if class_names is not None and task == CLASSIFICATION:
             if isinstance(class_names, str) or not hasattr(class_names, "__len__") \

@@ -81,7 +81,13 @@ def cases(tmp_path):
         (dict(every=[1, 0, 2]), TypeError, "every: a sequence must hold booleans"),
         (dict(every=object()), TypeError, "every: expected an int"),
         (dict(loss="mse"), ValueError, "loss: expected 'auto', 'squared'"),
-        (dict(loss=3), ValueError, "loss: expected"),
+        (dict(loss=3), TypeError, "loss: expected a name"),
+        (dict(task="regression", class_names=["a", "b"]), ValueError,
+         "class_names: given for a regression"),
+        (dict(y=[[1.0, 0.0], [0.0]] * 25), TypeError,
+         "y: expected numbers in rows of equal length"),
+        (dict(y=[1.0, [0.0, 1.0]] * 25), TypeError,
+         "y: expected numbers in rows of equal length"),
         (dict(images="always"), ValueError, "images: expected 'epoch'"),
         (dict(images=0), ValueError, "images: expected"),
         (dict(images=True), ValueError, "images: expected"),
@@ -223,3 +229,19 @@ def test_callback_decides_from_the_models_loss(tmp_path):
                               images=False)
     with pytest.raises(ValueError, match="FitViz records at most 1000"):
         huge.fit(x, np.arange(64) % 1, epochs=1, verbose=0, callbacks=[callback])
+
+
+def test_class_names_make_auto_a_classification(tmp_path):
+    """0.0/1.0 labels read as values by themselves; with class names they are classes."""
+    labels = (X > 0.5).astype(float)
+    writer = FitVizWriter(str(tmp_path / "run"), X, labels, class_names=["low", "high"],
+                          images=False)
+    assert writer.kind.task == "classification" and writer.kind.class_names == ("low", "high")
+    writer.close()
+
+
+def test_a_non_numeric_column_is_named(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"size": X, "colour": ["red"] * 50})
+    with pytest.raises(TypeError, match="x: column 'colour' is not numeric"):
+        FitVizWriter(str(tmp_path / "run"), frame, Y, images=False)
