@@ -176,10 +176,11 @@ def as_targets(y, task, name="y", class_count=None, classes_from=None):
                 f"{index} (for a regression pass task='regression')")
         if values.min() < 0:
             raise ValueError(f"{name}: class labels must be >= 0, got {values.min():g}")
-        if values.max() >= MAX_CLASSES:
+        if class_count is None and values.max() >= MAX_CLASSES:
             raise ValueError(
-                f"{name}: labels up to {values.max():g} mean {values.max() + 1:g} classes; "
-                f"FitViz records at most {MAX_CLASSES} (for values, pass task='regression')")
+                f"{name}: labels up to {int(values.max())} mean {int(values.max()) + 1} "
+                f"classes; FitViz records at most {MAX_CLASSES} (for values, pass "
+                "task='regression')")
         labels = values.astype(np.int64)
         form, seen = "labels", int(labels.max()) + 1
     if class_count is not None:
@@ -357,21 +358,35 @@ def _column_names(value):
     return None
 
 
+def _pandas_frame(values, name):
+    """A pandas DataFrame as a NumPy array, every column checked: one that holds no
+    numbers is named. Columns of pandas' own dtypes (nullable Int64, Float64,
+    boolean) are read as float64, a missing value as NaN (refused later as such)."""
+    from pandas.api import types
+
+    for column, dtype in zip(values.columns, values.dtypes):
+        if isinstance(dtype, types.CategoricalDtype):
+            dtype = dtype.categories.dtype
+        if not (types.is_numeric_dtype(dtype) or types.is_bool_dtype(dtype)):
+            raise TypeError(f"{name}: column {str(column)!r} is not numeric (dtype {dtype}); "
+                            "expected numbers in every column")
+    if all(isinstance(dtype, np.dtype) for dtype in values.dtypes):
+        return values.to_numpy()
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def _numeric(values, name):
-    if type(values).__name__ == "DataFrame" and hasattr(values, "dtypes"):
-        for column, dtype in zip(values.columns, values.dtypes):
-            kind = getattr(dtype, "kind", "O")
-            if kind not in "biuf":
-                raise TypeError(f"{name}: column {str(column)!r} is not numeric (dtype "
-                                f"{dtype}); expected numbers in every column")
-    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
+    if type(values).__name__ == "DataFrame" and type(values).__module__.startswith("pandas"):
+        values = _pandas_frame(values, name)
+    elif hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
         values = values.to_numpy()
     try:
         array = np.asarray(values)
-    except (ValueError, TypeError):  # ragged lists, numbers mixed with lists
-        raise TypeError(f"{name}: expected numbers in rows of equal length; got rows of "
-                        "different lengths or numbers mixed with lists") from None
-    except Exception as error:  # whatever else an array-like raises
+    except Exception as error:  # noqa: BLE001 (whatever an array-like raises)
+        text = str(error)
+        if "inhomogeneous" in text or "sequence" in text:  # NumPy's words for ragged rows
+            raise TypeError(f"{name}: expected numbers in rows of equal length; got rows of "
+                            "different lengths or numbers mixed with lists") from None
         raise TypeError(f"{name}: expected numeric array-like data ({error})") from None
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)

@@ -446,21 +446,39 @@ def _wrap(name, width=8):
 
 def _staggered(axes, names, width, top=False):
     """Sets `names` as the x tick labels of `axes`, one a column `width` inches wide; when
-    one is wider than its column, every other label goes one line further from the axis,
-    so that neighbours never run into each other. Returns whether they were staggered."""
+    one is wider than its column, every other label goes one line further from the axis
+    (on one line, with twice the width; what is still too long ends in an ellipsis), so
+    that neighbours never run into each other. Returns whether they were staggered."""
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextToPath
 
     axes.set_xticklabels(names)
-    size = axes.xaxis.get_ticklabels()[0].get_fontsize()
+    font = FontProperties(size=axes.xaxis.get_ticklabels()[0].get_fontsize())
     measure = TextToPath()
-    widest = max(max(measure.get_text_width_height_descent(line, FontProperties(size=size),
-                                                           ismath=False)[0]
-                     for line in name.split("\n")) for name in names)
-    if len(names) < 2 or widest <= width * 72 - size * 0.5:
+
+    def points(text):
+        return measure.get_text_width_height_descent(text, font, ismath=False)[0]
+
+    gap = font.get_size_in_points() * 0.5
+    if len(names) < 2 or max(points(line) for name in names
+                             for line in name.split("\n")) <= width * 72 - gap:
         return False
-    axes.set_xticklabels([name if c % 2 == 0 else (name + "\n" if top else "\n" + name)
-                          for c, name in enumerate(names)])
+
+    def fitted(text, room):
+        if points(text) <= room:
+            return text
+        low, high = 0, len(text)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if points(text[:middle] + "…") <= room:
+                low = middle
+            else:
+                high = middle - 1
+        return text[:low] + "…"
+
+    labels = [fitted(name.replace("\n", " "), 2 * width * 72 - gap) for name in names]
+    axes.set_xticklabels([label if c % 2 == 0 else (label + "\n" if top else "\n" + label)
+                          for c, label in enumerate(labels)])
     return True
 
 

@@ -188,7 +188,13 @@ class FitVizCallback:
             drop_stale_images=self.max_overhead is not None)
         # Checked now, before any training: the task is settled when Keras hands
         # over the model (its loss may say classification where y looked like values).
-        self.writer = self._first_writer(task, class_names, loss)
+        # Options only a classifier takes say classification whatever the model's loss.
+        self._labels_said = class_names is not None or loss == "cross_entropy"
+        try:
+            self._y_task = guess_task(raw_targets(y)[0])  # what y alone says
+        except (TypeError, ValueError):  # bad y: the writer says what is wrong with it
+            self._y_task = None
+        self.writer = self._first_writer(task)
         self._loss_option = loss
         self.step = 0
         self._epoch = -1
@@ -211,7 +217,7 @@ class FitVizCallback:
         self.frames_skipped = 0
         self._frame_owed = False
 
-    def _first_writer(self, task, class_names, loss):
+    def _first_writer(self, task):
         """The writer made at construction. With task="auto", y that reads as class
         labels is checked as such; where it fails as labels (labels below 0 or beyond
         the classes y shows, a regression loss option) it is checked as values instead,
@@ -221,15 +227,13 @@ class FitVizCallback:
         loss="cross_entropy") settle it as labels now."""
         try:
             return self._make_writer(task)
-        except ValueError:
-            if task == "auto" and class_names is None and loss != "cross_entropy":
-                try:
-                    as_labels = guess_task(raw_targets(self._writer_arguments[2])[0])
-                except (TypeError, ValueError):  # y itself is bad: the first error says so
-                    as_labels = None
-                if as_labels == CLASSIFICATION:
-                    return self._make_writer(REGRESSION)
-            raise
+        except ValueError as error:
+            if task != "auto" or self._labels_said or self._y_task != CLASSIFICATION:
+                raise
+            try:
+                return self._make_writer(REGRESSION)
+            except ValueError:
+                raise error from None  # wrong as values too: the labels' error says more
 
     def _make_writer(self, task, **extra):
         log_dir, x, y = self._writer_arguments
@@ -318,8 +322,10 @@ class FitVizCallback:
         width = sum(probe.output_widths)
         task = self._task_option
         if task == "auto":
-            task = CLASSIFICATION if info["cross_entropy"] else (
-                REGRESSION if info["names"] else self.writer.kind.task)
+            # Class names or loss="cross_entropy", else the model's compiled loss, else
+            # (no loss to read: a custom train_step) what y alone says.
+            task = CLASSIFICATION if self._labels_said or info["cross_entropy"] else (
+                REGRESSION if info["names"] else self._y_task or self.writer.kind.task)
         extra = {}
         if task == CLASSIFICATION:
             if len(probe.output_widths) > 1:

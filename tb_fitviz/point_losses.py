@@ -164,11 +164,11 @@ def point_loss(loss, task):
     """
     if callable(loss) and not isinstance(loss, type):
         return PointLoss(getattr(loss, "__name__", type(loss).__name__), "callable", loss)
-    if loss == "auto":
-        loss = "cross_entropy" if task == CLASSIFICATION else "squared"
     if not isinstance(loss, str):
         raise TypeError(f"loss: expected a name ('auto', 'squared', 'absolute', "
                         f"'cross_entropy', 'model') or a callable, got {type(loss).__name__}")
+    if loss == "auto":
+        loss = "cross_entropy" if task == CLASSIFICATION else "squared"
     if loss == "model":
         return PointLoss("model", "model", None)
     if task == CLASSIFICATION:

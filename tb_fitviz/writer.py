@@ -601,9 +601,7 @@ class FitVizWriter:
             image: True/False to force or skip the figure; None follows
                 the `images` option.
         """
-        step, epoch = _as_step(step), _as_epoch(epoch)
-        if math.isnan(epoch):
-            raise TypeError("epoch: expected an int, got None")
+        step, epoch = _as_step(step), _as_epoch(epoch)  # None: unknown (NaN)
         with self._lock:
             if self._closed:
                 raise RuntimeError("record_epoch: this FitVizWriter is closed")

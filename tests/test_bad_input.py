@@ -39,7 +39,9 @@ def cases(tmp_path):
         (dict(y=np.arange(50) % 3, class_names=["a", "b"]), ValueError,
          "y: label 2 is outside the 2 classes of class_names (labels 0..1)"),
         (dict(y=np.arange(50) * 100_000, task="classification"), ValueError,
-         "y: labels up to 4.9e+06 mean 4.9e+06 classes; FitViz records at most 1000"),
+         "y: labels up to 4900000 mean 4900001 classes; FitViz records at most 1000"),
+        (dict(y=np.arange(50) * 100, class_names=list("abc")), ValueError,
+         "y: label 4900 is outside the 3 classes of class_names"),
         (dict(y=np.eye(1001)[np.arange(50)], task="classification"), ValueError,
          "y: 1001 classes; FitViz records at most 1000"),
         (dict(y=np.arange(50) % 3, validation_data=(X[:5], np.arange(5)),
@@ -224,10 +226,25 @@ def test_callback_decides_from_the_models_loss(tmp_path):
     callback = FitVizCallback(str(tmp_path / "refused"), x, counts, images=False)
     with pytest.raises(ValueError, match="y: class labels must be >= 0, got -5"):
         classifier.fit(x, counts + 5, epochs=1, verbose=0, callbacks=[callback])
+    # Class names say classification whatever the loss is called (a custom one here).
+    def focal(y_true, y_pred):
+        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred) ** 2
+
+    settings = fit("named", labels, model(4, focal, "softmax"), class_names=list("abcd"))
+    assert settings["task"] == "classification" and settings["class_names"] == list("abcd")
+    # Wrong as labels and as values: the labels' error, the one that says what is wrong.
+    with pytest.raises(ValueError, match="one-hot width is outside the 4 classes of y"):
+        FitVizCallback(str(tmp_path / "both"), x, labels, validation_data=(x[:5], np.eye(5)))
+    wide = model(1001, "sparse_categorical_crossentropy", "softmax")
+    callback = FitVizCallback(str(tmp_path / "wide"), x, labels, images=False)
+    with pytest.raises(ValueError, match="model: gives 1001 values per point; FitViz records a "
+                                         "classifier of at most 1000 classes"):
+        wide.fit(x, labels, epochs=1, verbose=0, callbacks=[callback])
     huge = model(1, "sparse_categorical_crossentropy")
     callback = FitVizCallback(str(tmp_path / "huge"), x, np.arange(64) * 100_000,
                               images=False)
-    with pytest.raises(ValueError, match="FitViz records at most 1000"):
+    with pytest.raises(ValueError, match="y: label 6300000 is outside the 2 classes of the "
+                                         "model's output"):
         huge.fit(x, np.arange(64) % 1, epochs=1, verbose=0, callbacks=[callback])
 
 
@@ -245,3 +262,14 @@ def test_a_non_numeric_column_is_named(tmp_path):
     frame = pandas.DataFrame({"size": X, "colour": ["red"] * 50})
     with pytest.raises(TypeError, match="x: column 'colour' is not numeric"):
         FitVizWriter(str(tmp_path / "run"), frame, Y, images=False)
+    # pandas' own dtypes are numbers: a category of numbers, nullable Int64 (a missing
+    # value is then refused as one), boolean.
+    frame = pandas.DataFrame({"size": pandas.Categorical(np.arange(50) % 4),
+                              "count": pandas.array(np.arange(50), dtype="Int64"),
+                              "flag": pandas.array(np.arange(50) % 2 == 0, dtype="boolean")})
+    writer = FitVizWriter(str(tmp_path / "ok"), frame, Y, images=False)
+    assert writer.kind.feature_names == ("size", "count", "flag")
+    writer.close()
+    frame.loc[3, "count"] = pandas.NA
+    with pytest.raises(ValueError, match="x: has 1 NaN or infinite value"):
+        FitVizWriter(str(tmp_path / "missing"), frame, Y, images=False)

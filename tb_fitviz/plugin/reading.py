@@ -250,7 +250,12 @@ class FitVizReader:
         """One dict per run with FitViz data, sorted by run name (GET runs of the HTTP API)."""
         listing = self._list_fitviz(tags=None)
         epoch_listing = self._list_epoch_scalars(list(listing)) if listing else {}
-        epoch_ends = self._epoch_ends(listing)
+        try:
+            epoch_ends = self._epoch_ends(listing)
+        except Exception as error:  # noqa: BLE001 (a bad run must not hide the others)
+            logger.warning("FitViz: epoch ends not read (%s); shown from the epoch losses",
+                           error)
+            epoch_ends = {}
         result = []
         for run in sorted(listing):
             try:
