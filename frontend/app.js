@@ -312,30 +312,35 @@ export class FitVizApp {
 
   /**
    * Panels for the runs shown: each run its own panel (its view chosen from its kind), or, overlaid,
-   * one panel for the runs whose view can share it (one-output curves), the others each their own.
-   * Runs with the same data share axes; others get their own.
+   * one panel for each set of runs that can share one (one-output curves over the same data), the
+   * others each their own. Runs with the same data share axes; others get their own.
    */
   buildView() {
     const names = this.shown.filter((name) => this.data.get(name)?.staticData);
     if (!names.length) return null;
     const runs = names.map((name) => this.runObject(name));
+    const byName = new Map(runs.map((r) => [r.name, r]));
     const curves = runs.filter((r) => r.view === curveView && curveView.canOverlay([r]));
-    const overlay = this.state.mode === 'overlay' && curves.length > 1;
-    const alone = overlay ? runs.filter((r) => !curves.includes(r)) : runs;
+    const sets = this.state.mode !== 'overlay' ? [] : groupRuns(curves.map((r) => r.name),
+      (name) => axesKey(byName.get(name).staticData))
+      .filter((set) => set.runs.length > 1).map((set) => set.runs.map((name) => byName.get(name)));
+    const overlay = sets.length > 0;
+    const overlaid = new Set(sets.flat());
+    const alone = runs.filter((r) => !overlaid.has(r));
     // What the first panel says when runs asked to be overlaid are not.
     this.overlayNote = this.state.mode !== 'overlay' || runs.length < 2 ? ''
-      : !overlay ? 'overlaid: one-output curves only' : alone.length ? 'other views side by side' : '';
+      : !overlay ? 'overlaid: one-output curves of the same data only'
+        : alone.length ? 'other data or views side by side' : '';
     const cssWidth = this.hostWidth();
-    const legend = overlay ? curves.map((r) => ({label: r.name, color: r.color})) : null;
-    const legendRows = overlay ? estimateLegendRows(legend, cssWidth) : 0;
-    const groups = overlay ? [curves, ...alone.map((r) => [r])] : runs.map((r) => [r]);
-    const overlaid = new Set(overlay ? curves : []);
+    const legendOf = (group) => group.map((r) => ({label: r.name, color: r.color}));
+    const legendRows = Math.max(0, ...sets.map((set) => estimateLegendRows(legendOf(set), cssWidth)));
+    const groups = [...sets, ...alone.map((r) => [r])];
     const top = this.ui.canvasHost.getBoundingClientRect().top + window.scrollY;
     const layout = computeLayout({width: cssWidth, panelCount: groups.length, legendRows,
       height: Math.max(300, window.innerHeight - top - 16)});
     const dpr = window.devicePixelRatio || 1;
     // Axes are shared by runs drawn in the same view over the same data (same sample).
-    const shareKey = (r) => `${r.view.id}|${overlaid.has(r) ? 'overlay' : axesKey(r.staticData)}`;
+    const shareKey = (r) => `${r.view.id}|${overlaid.has(r) ? 'overlay|' : ''}${axesKey(r.staticData)}`;
     const shares = groupRuns(runs.map((r) => r.name), (name) => shareKey(runs.find((r) => r.name === name)));
     const domains = new Map();
     for (const share of shares) {
@@ -355,7 +360,7 @@ export class FitVizApp {
         view: group[0].view,
         runs: group,
         title: group.length > 1 ? `${group.length} runs overlaid` : panelTitle(group[0]),
-        legend: group.length > 1 ? legend : null,
+        legend: group.length > 1 ? legendOf(group) : null,
         domains: shared.view,
         epochEnds: [...new Set(group.flatMap((r) => r.entry.info.epoch_ends || []))],
       };

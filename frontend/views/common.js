@@ -306,10 +306,28 @@ export function flowLegend(ctx, theme, rect, entries) {
 }
 
 /**
- * A vertical colour bar at `rect` for a ramp over [lo, hi], with ticks on its right and a label
- * above. `format` formats the tick values.
+ * `text` on at most two lines of `width` pixels: whole if it fits, else split at the space
+ * nearest its middle (each line shortened with an ellipsis if still too wide).
  */
-export function colorBar(ctx, theme, rect, scale, lo, hi, {label = '', ticks, format = formatTick} = {}) {
+export function twoLines(ctx, text, width) {
+  text = String(text);
+  if (ctx.measureText(text).width <= width || !text.includes(' ')) return [fitText(ctx, text, width)];
+  const middle = text.length / 2;
+  let cut = -1;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === ' ' && (cut < 0 || Math.abs(i - middle) < Math.abs(cut - middle))) cut = i;
+  }
+  return [fitText(ctx, text.slice(0, cut), width), fitText(ctx, text.slice(cut + 1), width)];
+}
+
+/**
+ * A vertical colour bar at `rect` for a ramp over [lo, hi], with ticks on its right and a label
+ * above. `format` formats the tick values. With `labelLeft` and `labelRoom`, the label starts at
+ * x = labelLeft and keeps within labelRoom pixels, on two lines if it must (the second line just
+ * above the bar: leave 12 pixels more above it, `twoLines` says when).
+ */
+export function colorBar(ctx, theme, rect, scale, lo, hi, {label = '', ticks, format = formatTick,
+  labelLeft = null, labelRoom = 0} = {}) {
   ctx.save();
   const h = Math.max(1, Math.round(rect.h));
   for (let i = 0; i < h; i++) {
@@ -335,7 +353,12 @@ export function colorBar(ctx, theme, rect, scale, lo, hi, {label = '', ticks, fo
   }
   ctx.strokeStyle = theme.axis;
   ctx.stroke();
-  if (label) {
+  if (label && labelLeft !== null) {
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'bottom';
+    const lines = twoLines(ctx, label, labelRoom);
+    lines.forEach((line, i) => ctx.fillText(line, labelLeft, rect.y - 4 - 12 * (lines.length - 1 - i)));
+  } else if (label) {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'bottom';
     ctx.fillText(fitText(ctx, label, rect.w + 60), rect.x + rect.w / 2, rect.y - 4);

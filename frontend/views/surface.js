@@ -9,7 +9,7 @@ import {classColor, cssColor, flipRows, normalize, parseColor, rampColors, regio
 import {predictedClass} from '../kind.js';
 import {boxScales} from '../layout.js';
 import {finiteExtent} from '../scales.js';
-import {clip, colorBar, drawAxes, flowLegend} from './common.js';
+import {clip, colorBar, drawAxes, flowLegend, twoLines} from './common.js';
 
 const BAR = 78; // room right of the plot for the colour bar or the class legend
 
@@ -73,12 +73,20 @@ export const surfaceView = {
     const kind = run.kind;
     const {box, x, y} = panel.plot;
     drawAxes(ctx, theme, box, x, y, {xLabel: kind.featureNames[0], yLabel: kind.featureNames[1], grid: false});
-    const bar = {x: box.x + box.w + 14, y: box.y + 18, w: 12, h: Math.min(220, box.h - 36)};
+    // The bar's label starts right of the plot (the frame's image covers the plot each frame)
+    // and keeps to the bar's column, on two lines if it must, the bar then a line lower.
+    const label = kind.classification ? `P(${kind.classNames[1]})` : kind.outputNames[0];
+    const labelPlace = {labelLeft: box.x + box.w + 4, labelRoom: BAR - 6};
+    ctx.save();
+    ctx.font = theme.font;
+    const extra = 12 * (twoLines(ctx, label, labelPlace.labelRoom).length - 1);
+    ctx.restore();
+    const bar = {x: box.x + box.w + 14, y: box.y + 18 + extra, w: 12, h: Math.min(220, box.h - 36 - extra)};
     if (!kind.classification) {
       colorBar(ctx, theme, bar, theme.sequentialRamp, panel.domains.value[0], panel.domains.value[1],
-        {label: kind.outputNames[0]});
+        {label, ...labelPlace});
     } else if (kind.binary) {
-      colorBar(ctx, theme, bar, theme.divergingRamp, 0, 1, {label: `P(${kind.classNames[1]})`,
+      colorBar(ctx, theme, bar, theme.divergingRamp, 0, 1, {label, ...labelPlace,
         ticks: [0, 0.25, 0.5, 0.75, 1]});
     } else {
       const entries = kind.classNames.map((name, c) => ({label: name, color: classColor(theme, c), marker: 'square'}));

@@ -25,7 +25,10 @@ export const trueClassView = {
   prepare(panel) {
     const kind = panel.runs[0].kind;
     const area = panel.layout.main;
-    const gap = 70;
+    // Room for the matrix's row labels (class names; about 6.5 px a character at 11 px).
+    const longest = Math.max(...kind.classNames.map((name) => String(name).length));
+    const gap = Math.min(130, Math.max(70, 14 + 6.5 * longest));
+    panel.rowLabelRoom = gap - 10;
     const stripW = Math.max(80, (area.w - gap) * 0.5);
     const strip = {x: area.x, y: area.y, w: stripW, h: area.h};
     const side = Math.max(60, Math.min(area.w - stripW - gap - 10, area.h - 30));
@@ -84,7 +87,7 @@ export const trueClassView = {
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
     kind.classNames.forEach((name, c) => {
-      ctx.fillText(fitText(ctx, name, 60), m.x - 4, m.y + (c + 0.5) * cell);
+      ctx.fillText(fitText(ctx, name, panel.rowLabelRoom), m.x - 4, m.y + (c + 0.5) * cell);
     });
     ctx.restore();
   },

@@ -172,21 +172,25 @@ def test_unrelated_runs_have_their_own_axes(server, open_page):
 
 
 def test_overlaid_curves_beside_a_surface_of_their_own(server, open_page):
-    """Overlaid: the one-output curves share one panel, with a legend; a surface chosen with
-    them keeps its own panel, and the first panel says so."""
-    page = open_page(server, hash="fitviz&p.fitviz.runs=sine-a,moons,wide"
+    """Overlaid: one-output curves over the same data share one panel, with a legend; a
+    curve of other data and a surface keep their own panels, and the first panel says so."""
+    page = open_page(server, hash="fitviz&p.fitviz.runs=sine-a,sine-b,moons,wide"
                                   "&p.fitviz.mode=overlay")
     page.screenshot("views-overlay-partial")
     panels = page.panels()
+    # The two fits of the same data in one panel; the line (other data) and the surface
+    # (another view) each in their own.
     assert [(p["title"], p["view"], p["runs"]) for p in panels] == [
-        ("2 runs overlaid", "curve", ["sine-a", "wide"]), ("moons", "surface", ["moons"])]
-    assert panels[0]["note"] == "other views side by side"
+        ("2 runs overlaid", "curve", ["sine-a", "sine-b"]), ("moons", "surface", ["moons"]),
+        ("wide", "curve", ["wide"])]
+    assert panels[0]["note"] == "other data or views side by side"
+    assert panels[0]["main"]["yDomain"] != panels[2]["main"]["yDomain"]
     assert all(step is not None for p in panels for step in p["frameSteps"])
-    # No two one-output curves: nothing to overlay, and the panel says why.
-    page = open_page(server, hash="fitviz&p.fitviz.runs=sine-a,moons&p.fitviz.mode=overlay")
+    # No two one-output curves of the same data: nothing to overlay, and the panel says why.
+    page = open_page(server, hash="fitviz&p.fitviz.runs=sine-a,moons,wide&p.fitviz.mode=overlay")
     panels = page.panels()
-    assert [p["runs"] for p in panels] == [["moons"], ["sine-a"]]  # by name
-    assert panels[0]["note"] == "overlaid: one-output curves only"
+    assert [p["runs"] for p in panels] == [["moons"], ["sine-a"], ["wide"]]  # by name
+    assert panels[0]["note"] == "overlaid: one-output curves of the same data only"
 
 
 def test_loss_charts_ignore_outliers_by_default_with_a_toggle(server, open_page, logdir):
