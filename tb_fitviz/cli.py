@@ -117,11 +117,22 @@ def _read_without_tensorflow(logdir):
     sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
 
 
+class _Terminated(Exception):
+    """SIGTERM during an export: raised in the main thread, so that the export's cleanup runs."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
 def _export(parser, args):
+    import signal
+
     from tb_fitviz import export as ex
 
     _read_without_tensorflow(args.logdir)
-
+    # A kill (SIGTERM) unwinds like Ctrl-C: the half-written file is removed, not left behind.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         if args.size is not None and (args.width is not None or args.height is not None):
             raise ex.ExportError("--size", "give either --size or --width/--height, not both")
@@ -140,6 +151,10 @@ def _export(parser, args):
         parser.exit(1, f"tb-fitviz export: error: {error}\n")
     except KeyboardInterrupt:
         parser.exit(130, "tb-fitviz export: interrupted; nothing written\n")
+    except _Terminated:
+        parser.exit(143, "tb-fitviz export: terminated; nothing written\n")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if result.path.suffix.lower() == ".png":
         print(f"wrote {result.path} (step {result.steps[-1]}, {result.size[0]}x{result.size[1]}, "
               f"{_size_text(result.path.stat().st_size)}) in {result.seconds:.1f} s")

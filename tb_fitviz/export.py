@@ -83,6 +83,9 @@ def parse_size(text):
     except ValueError:
         raise ExportError(
             "--size", f"expected WIDTHxHEIGHT in pixels, e.g. 960x540; got {text!r}") from None
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+        raise ExportError("--size", f"expected a width and height of {MIN_SIDE} to {MAX_SIDE} "
+                                    f"pixels, got {text!r}")
     return width, height
 
 

@@ -7,8 +7,10 @@ count, and clear errors (exit status 2, the argument named) for bad requests.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -232,9 +234,43 @@ def test_command_line_errors_exit_2_naming_the_argument(logdir, tmp_path):
     result = _cli("export", str(logdir), "--run", "line", "-o", "x.gif", "--size", "200x200",
                   "--width", "300", cwd=tmp_path)
     assert result.returncode == 2 and "--size: give either" in result.stderr
+    result = _cli("export", str(logdir), "--run", "line", "-o", "x.gif", "--size", "10x10",
+                  cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--size: expected a width and height of 100 to 8192 pixels" in result.stderr
     result = _cli("export", str(logdir), "-o", "x.gif", cwd=tmp_path)
     assert result.returncode == 2 and "--run" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_killed_export_leaves_nothing(logdir, tmp_path):
+    """SIGTERM (a kill, a scheduler's stop) unwinds as Ctrl-C does: the half-written file is
+    removed, and the exit status says so."""
+    long_run = tmp_path / "logs"  # 400 frames: the export runs for a while
+    x = np.linspace(-1, 1, 200)
+    with FitVizWriter(long_run / "long", x, 2 * x, images=False) as writer:
+        for step in range(400):
+            writer.record(step, _slope(step) * writer.x_sample)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tb_fitviz.cli", "export", str(long_run), "--run", "long", "-o",
+         "out.gif", "--size", "1600x900", "--jobs", "1"], cwd=work, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(work.glob(".out.*.partial.gif")):
+            assert process.poll() is None and time.monotonic() < deadline, "no partial file"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, stderr
+    assert "terminated; nothing written" in stderr
+    assert sorted(p.name for p in work.iterdir()) == []
 
 
 def test_runs_command_lists_runs_and_frames(logdir, tmp_path):
