@@ -26,6 +26,9 @@ export function canvasPNG(canvas) {
   });
 }
 
+// How long a WebM holds its last frame (ms).
+export const HOLD_MS = 600;
+
 /** The WebM type this browser can record, or null. */
 export function webmType() {
   if (typeof MediaRecorder === 'undefined') return null;
@@ -72,6 +75,14 @@ export async function recordWebM(canvas, {frameCount, drawFrame, fps, onProgress
       const wait = next - performance.now();
       // Real time pacing: MediaRecorder stamps frames with the wall clock.
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+    }
+    // The last frame held for HOLD_MS more: a video of one or two frames would otherwise stop
+    // before the encoder hands over any (a header and no picture), and a longer one ends on a
+    // visible still rather than a flash.
+    const holdUntil = performance.now() + HOLD_MS;
+    while (!(signal && signal.cancelled) && performance.now() < holdUntil) {
+      if (track.requestFrame) track.requestFrame();
+      await new Promise((resolve) => setTimeout(resolve, interval));
     }
   } finally {
     recorder.stop();

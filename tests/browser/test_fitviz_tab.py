@@ -308,6 +308,26 @@ def test_webm_export_records_the_animation_with_progress(server, open_page):
     assert page.frame.locator(".fv-progress").is_hidden()
 
 
+def test_webm_of_the_last_two_frames_holds_a_picture(server, open_page, tmp_path):
+    """Started one frame before the end, the WebM still holds frames (its last one held),
+    not a header alone."""
+    import imageio_ffmpeg
+
+    page = open_page(server)
+    page.js("window.__fitviz.setSetting('speed', 30)")
+    page.js("window.__fitviz.seek(window.__fitviz.timeline().length - 2)")
+    page.wait_ready()
+    with page.page.expect_download(timeout=60_000) as info:
+        page.frame.locator("button", has_text="WebM").click()
+    path = tmp_path / "end.webm"
+    info.value.save_as(path)
+    # Decoded by the ffmpeg binary the imageio-ffmpeg wheel carries.
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    frames = list(reader)
+    assert meta["size"][0] > 100 and len(frames) >= 2, (meta, len(frames))
+
+
 def test_tensorboard_url_fields_choose_the_view(server, open_page):
     page = open_page(server, hash=f"fitviz&p.fitviz.runs={SLOW}&p.fitviz.mode=overlay"
                                   "&p.fitviz.step=10&p.fitviz.smoothing=5")
