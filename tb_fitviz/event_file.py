@@ -77,14 +77,12 @@ class EventFile:
             self._records = SegmentedUpload(storage.open_store(log_dir), stem, suffix)
             self.path = self._records.first_url
             self.uses_tensorflow = self._records.uses_tensorflow
-            self._write_parts = self._records.write_parts
             return  # each segment starts with its own file_version event
         self.path = os.path.join(storage.local_path(log_dir), stem + suffix)
         self._records = _open_records(self.path)
         self.uses_tensorflow = not isinstance(self._records, _PythonRecords)
         self._records.write(_header())
         self.flush()
-        self._write_parts = getattr(self._records, "write_parts", None)
 
     def write(self, event):
         self._records.write(event.SerializeToString())
@@ -94,10 +92,7 @@ class EventFile:
         event: a writer that frames records itself takes them without joining them, and
         keeps them until `flush` (bytes, or a buffer left unchanged until then that
         google-crc32c takes: a ctypes array)."""
-        if self._write_parts is None:
-            self._records.write(b"".join(parts))
-        else:
-            self._write_parts(parts)
+        self._records.write_parts(parts)
 
     def flush(self):
         self._records.flush()
@@ -272,11 +267,7 @@ class SegmentedUpload:
     def write_parts(self, parts):
         """`write(b"".join(parts))`, the parts framed by the spool file's records."""
         with self._cond:
-            write_parts = getattr(self._records, "write_parts", None)
-            if write_parts is None:
-                self._records.write(b"".join(parts))
-            else:
-                write_parts(parts)
+            self._records.write_parts(parts)
             self._size += sum(map(len, parts)) + 16  # TFRecord framing: length, 2 CRCs
             if self._started is None:
                 self._started = time.monotonic()
@@ -403,9 +394,23 @@ class SegmentedUpload:
 
 def _open_records(path):
     """google-crc32c's C code with os.writev (fastest: no copy of a frame in Python), else
-    TensorFlow's TFRecordWriter if TensorFlow is imported, else Python framing."""
+    TensorFlow's TFRecordWriter if TensorFlow is imported, else Python framing. Each
+    takes write(bytes), write_parts(parts), flush() and close()."""
     tf = sys.modules.get("tensorflow")
     record_writer = getattr(getattr(tf, "io", None), "TFRecordWriter", None)
     if record_writer is not None and not _gathers():
-        return record_writer(path)
+        return _TensorFlowRecords(record_writer(path))
     return _PythonRecords(path)
+
+
+class _TensorFlowRecords:
+    """TensorFlow's TFRecordWriter, with `write_parts` (the parts joined: it takes bytes)."""
+
+    def __init__(self, writer):
+        self._writer = writer
+        self.write = writer.write
+        self.flush = writer.flush
+        self.close = writer.close
+
+    def write_parts(self, parts):
+        self._writer.write(b"".join(parts))
