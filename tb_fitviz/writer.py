@@ -186,7 +186,7 @@ class FitVizWriter:
                              "model whose loss is not a cross-entropy); class names need a "
                              "classifier")
         classes_from = None if class_count is None else "the model's output"
-        if class_names is not None and task == CLASSIFICATION:
+        if class_names is not None:  # a classification (refused above otherwise)
             if isinstance(class_names, str) or not hasattr(class_names, "__len__") \
                     or len(class_names) < 2:
                 raise ValueError(f"class_names: expected a list of at least 2 names, got "

@@ -412,16 +412,21 @@ class FitVizReader:
         return self._read_tensors_once(run, tag, min(fitting, downsample))
 
     def _read_tensors_of(self, run, tags, downsample=_MAX_DOWNSAMPLE):
-        """{tag: points} of several tags of one run, in one provider call (the Rust
-        data server's answers may each wait ~40 ms: one call waits once)."""
+        """{tag: points} of several tags of one run, in one provider call."""
+        return self._read_tensors_of_runs([run], tags, downsample)[run]
+
+    def _read_tensors_of_runs(self, runs, tags, downsample=_MAX_DOWNSAMPLE):
+        """{run: {tag: points}} of several tags of several runs, in one provider call
+        (the Rust data server's answers may each wait ~40 ms: one call waits once)."""
         result = self._provider.read_tensors(
             self._ctx,
             experiment_id=self._experiment_id,
             plugin_name=fmt.PLUGIN_NAME,
             downsample=downsample,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(tags)),
-        ).get(run, {})
-        return {tag: _after_restarts(result.get(tag, [])) for tag in tags}
+            run_tag_filter=provider.RunTagFilter(runs=list(runs), tags=list(tags)),
+        )
+        return {run: {tag: _after_restarts(result.get(run, {}).get(tag, [])) for tag in tags}
+                for run in runs}
 
     def _read_tensors_once(self, run, tag, downsample):
         return self._read_tensors_of(run, [tag], downsample)[tag]
@@ -779,23 +784,15 @@ class FitVizReader:
     def _epoch_ends(self, listing):
         """{run: steps of its epoch ends} from `fitviz/epoch_end`, for every run of
         `listing` that has it (runs written before it: their epoch ends come from the
-        epoch losses), in one provider call for all of them (each call to the Rust data
-        server may wait ~40 ms)."""
+        epoch losses), in one provider call for all of them."""
         runs = sorted(run for run, series in listing.items() if fmt.TAG_EPOCH_END in series)
         if not runs:
             return {}
         stamp = tuple((run, *_stamp(listing[run], (fmt.TAG_EPOCH_END,))[0]) for run in runs)
 
         def load():
-            result = self._provider.read_tensors(
-                self._ctx,
-                experiment_id=self._experiment_id,
-                plugin_name=fmt.PLUGIN_NAME,
-                downsample=_MAX_DOWNSAMPLE,
-                run_tag_filter=provider.RunTagFilter(runs=runs, tags=[fmt.TAG_EPOCH_END]),
-            )
-            value = {run: [int(datum.step) for datum in
-                           _after_restarts(result.get(run, {}).get(fmt.TAG_EPOCH_END, []))]
+            read = self._read_tensors_of_runs(runs, [fmt.TAG_EPOCH_END])
+            value = {run: [int(datum.step) for datum in read[run][fmt.TAG_EPOCH_END]]
                      for run in runs}
             return value, 64 * sum(len(steps) for steps in value.values())
 
